@@ -1,0 +1,141 @@
+//! Builds the plugins that `stance` embeds (for wasm32-wasip2, with a nested
+//! cargo in its own target directory) and lists the built-in policy files.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Embedded plugins: (package, artifact stem).
+const GUESTS: &[(&str, &str)] = &[("stance-yaml-policy", "stance_yaml_policy")];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+
+    for watched in [
+        "plugins/yaml-policy",
+        "plugins/policy-engine",
+        "sdk/rust",
+        "wit",
+        "policies",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    println!("cargo:rerun-if-changed=Cargo.toml");
+
+    emit_wasmtime_version(&manifest_dir);
+    list_policies(&root, &out_dir);
+    build_guests(&root, &out_dir);
+}
+
+/// `STANCE_WASMTIME_VERSION`, from the exact pin in host/Cargo.toml.
+fn emit_wasmtime_version(manifest_dir: &Path) {
+    let text = fs::read_to_string(manifest_dir.join("Cargo.toml")).expect("read host/Cargo.toml");
+    let version = text
+        .lines()
+        .find(|l| l.starts_with("wasmtime = "))
+        .and_then(|l| l.split("version = \"=").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("host/Cargo.toml pins wasmtime with version = \"=X.Y.Z\"");
+    println!("cargo:rustc-env=STANCE_WASMTIME_VERSION={version}");
+}
+
+fn list_policies(root: &Path, out_dir: &Path) {
+    let mut files = Vec::new();
+    collect_yaml(&root.join("policies"), &mut files);
+    files.sort();
+    let mut code = String::from("pub static POLICIES: &[(&str, &str)] = &[\n");
+    for f in &files {
+        let rel = f
+            .strip_prefix(root)
+            .expect("under root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .expect("write");
+    }
+    code.push_str("];\n");
+    fs::write(out_dir.join("builtin_policies.rs"), code).expect("write builtin_policies.rs");
+}
+
+/// Policy files: `*.yaml`/`*.yml` anywhere under `policies/`, except test cases under `tests/`.
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "tests") {
+                collect_yaml(&path, out);
+            }
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+}
+
+/// The target directory cargo is building into (the ancestor of OUT_DIR holding CACHEDIR.TAG).
+fn target_root(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|p| p.join("CACHEDIR.TAG").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out_dir.to_path_buf())
+}
+
+fn build_guests(root: &Path, out_dir: &Path) {
+    let target_dir = target_root(out_dir).join("wasm-guests");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--target")
+        .arg("wasm32-wasip2")
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (package, _) in GUESTS {
+        cmd.arg("-p").arg(package);
+    }
+    // Flags meant for the host target must not leak into the wasm build.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "true");
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the embedded plugins: {e}"));
+    if !status.success() {
+        panic!(
+            "building the embedded plugins for wasm32-wasip2 failed (see above). \
+             If the target is missing, run: rustup target add wasm32-wasip2"
+        );
+    }
+    for (_, stem) in GUESTS {
+        let artifact = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{stem}.wasm"));
+        fs::copy(&artifact, out_dir.join(format!("{stem}.wasm")))
+            .unwrap_or_else(|e| panic!("copy {}: {e}", artifact.display()));
+    }
+}

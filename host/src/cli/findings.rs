@@ -1,0 +1,108 @@
+//! `stance findings`: query the findings of a scan.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use super::{Globals, exit_code};
+use crate::model::{Lifecycle, Severity, Status};
+use crate::report::{self, Format};
+use crate::store::FindingFilter;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scan id (default: the latest scan)
+    #[arg(long, value_name = "ID")]
+    scan: Option<i64>,
+
+    /// Only these severities (repeatable or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "SEVERITY")]
+    severity: Vec<Severity>,
+
+    /// Only findings at or above this severity
+    #[arg(long, value_name = "SEVERITY")]
+    min_severity: Option<Severity>,
+
+    /// Only these statuses: pass, fail, error, muted, or all (default: fail and error)
+    #[arg(long, value_delimiter = ',', value_name = "STATUS")]
+    status: Vec<String>,
+
+    /// Only these rule ids (repeatable or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "RULE")]
+    rule: Vec<String>,
+
+    /// Only failing findings in this lifecycle state: new, recurring, reopened, resolved
+    #[arg(long, value_name = "STATE")]
+    lifecycle: Option<Lifecycle>,
+
+    /// Only this resource type (exact or prefix*)
+    #[arg(long = "type", value_name = "TYPE")]
+    resource_type: Option<String>,
+
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+
+    /// Write to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Exit 1 when a listed finding fails at or above this severity
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+}
+
+pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let store = g.store()?;
+    let statuses = if args.status.is_empty() {
+        vec![Status::Fail, Status::Error]
+    } else if args.status.iter().any(|s| s == "all") {
+        Vec::new()
+    } else {
+        args.status
+            .iter()
+            .map(|s| s.parse::<Status>().map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()
+            .context("--status")?
+    };
+    let scan = match args.scan {
+        Some(id) => {
+            if store.scan(id)?.is_none() {
+                bail!(
+                    "there is no complete scan #{id} in {}; `stance scans` lists them",
+                    store.path().display()
+                );
+            }
+            Some(id)
+        }
+        None => match store.latest_scan_id()? {
+            Some(id) => Some(id),
+            None => bail!(
+                "no scans in {} yet; run `stance scan` first",
+                store.path().display()
+            ),
+        },
+    };
+    let rows = store.findings(&FindingFilter {
+        scan,
+        severities: args.severity,
+        min_severity: args.min_severity,
+        statuses,
+        rules: args.rule,
+        lifecycle: args.lifecycle.map(|l| l.as_str().to_string()),
+        resource_type: args.resource_type,
+    })?;
+    let mut out = report::open_output(args.output.as_deref())?;
+    report::findings::write(
+        &mut out,
+        &rows,
+        args.format,
+        report::use_color(args.output.is_some()),
+    )?;
+    out.flush()?;
+    let failing = rows
+        .iter()
+        .filter(|f| f.status == Status::Fail)
+        .map(|f| f.severity);
+    Ok(exit_code(false, failing, args.fail_on))
+}

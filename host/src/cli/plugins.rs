@@ -1,0 +1,117 @@
+//! `stance plugins list`: every plugin a scan would run, loaded through the
+//! runtime exactly as a scan loads it (compiled, described, settings checked).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::Globals;
+use crate::report::{self, Format};
+use crate::runtime::{ComponentCache, Limits, Runtime};
+use crate::scan::{self, ScanOptions};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List plugins: name, version, world, digest and rules
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Extra plugin: a .wasm component or a plugin.toml manifest (repeatable)
+    #[arg(long = "plugin", value_name = "PATH")]
+    plugins: Vec<PathBuf>,
+
+    /// Extra YAML policy file or directory for the built-in engine (repeatable)
+    #[arg(long = "policies", value_name = "PATH")]
+    policies: Vec<PathBuf>,
+
+    /// Also list each plugin's rules
+    #[arg(long)]
+    rules: bool,
+
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+pub fn run(_: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
+    let Command::List(a) = cmd;
+    let rt = Runtime::new(ComponentCache::from_env())?;
+    let mut opts = ScanOptions::new(PathBuf::new());
+    opts.plugins = a.plugins;
+    opts.policy_paths = a.policies;
+    opts.limits = Limits::default();
+    let plugins = scan::load_plugins(&rt, &opts)?;
+    let mut out = report::open_output(None)?;
+    match a.format {
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = plugins
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "name": p.name, "version": p.version, "description": p.description,
+                        "world": p.world.as_str(), "wit_version": p.wit_version, "digest": format!("sha256:{}", p.digest),
+                        "origin": p.origin, "settings": p.settings_spec, "rules": p.rules,
+                    })
+                })
+                .collect();
+            report::write_json(&mut out, &rows)?;
+        }
+        Format::Csv => report::write_csv(
+            &mut out,
+            &[
+                "name",
+                "version",
+                "world",
+                "wit_version",
+                "digest",
+                "rules",
+                "origin",
+            ],
+            plugins.iter().map(|p| {
+                vec![
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.world.as_str().into(),
+                    p.wit_version.clone(),
+                    format!("sha256:{}", p.digest),
+                    p.rules.len().to_string(),
+                    p.origin.clone(),
+                ]
+            }),
+        )?,
+        Format::Table => {
+            let mut t = report::table(&[
+                "NAME", "VERSION", "WORLD", "WIT", "DIGEST", "RULES", "ORIGIN",
+            ]);
+            for p in &plugins {
+                t.add_row(vec![
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.world.as_str().into(),
+                    p.wit_version.clone(),
+                    format!("sha256:{}", &p.digest[..12]),
+                    p.rules.len().to_string(),
+                    p.origin.clone(),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+            if a.rules {
+                for p in &plugins {
+                    let mut t = report::table(&["RULE", "SEVERITY", "RESOURCE TYPES", "TITLE"]);
+                    for r in &p.rules {
+                        t.add_row(vec![
+                            r.id.clone(),
+                            r.severity.to_string(),
+                            r.resource_types.join(", "),
+                            r.title.clone(),
+                        ]);
+                    }
+                    writeln!(out, "\n{} rules:\n{t}", p.name)?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

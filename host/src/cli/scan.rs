@@ -1,0 +1,140 @@
+//! `stance scan`: evaluate a snapshot and store the findings.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Globals, exit_code};
+use crate::model::{Severity, Status};
+use crate::report::{self, Format};
+use crate::runtime::{ComponentCache, Limits, Runtime};
+use crate::scan::{self, ScanOptions};
+use crate::store::FindingFilter;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Snapshot of assets to scan (JSON or NDJSON, optionally gzipped; see docs/snapshot-format.md)
+    #[arg(long, value_name = "FILE")]
+    snapshot: PathBuf,
+
+    /// Extra YAML policy file or directory (repeatable)
+    #[arg(long = "policies", value_name = "PATH")]
+    policies: Vec<PathBuf>,
+
+    /// Do not evaluate the built-in policy pack
+    #[arg(long)]
+    no_builtin_policies: bool,
+
+    /// Extra plugin: a .wasm component or a plugin.toml manifest (repeatable)
+    #[arg(long = "plugin", value_name = "PATH")]
+    plugins: Vec<PathBuf>,
+
+    /// Exit 1 when a finding fails at or above this severity
+    #[arg(long, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+
+    /// Output format of the failing findings
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+
+    /// Write the findings to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Assets per plugin call
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+
+    /// Evaluation threads (default: one per core)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+
+    /// Deadline of one plugin call, in milliseconds (a plugin.toml may override it)
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: u64,
+
+    /// Memory cap of one plugin instance, in MiB
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    memory_mib: u64,
+
+    /// Cap on what one plugin call may return, in MiB
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_output_mib: u64,
+}
+
+pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.store()?;
+    let rt = Runtime::new(ComponentCache::from_env())?;
+    let opts = ScanOptions {
+        snapshot: args.snapshot.clone(),
+        builtin_policies: !args.no_builtin_policies,
+        policy_paths: args.policies.clone(),
+        plugins: args.plugins.clone(),
+        limits: Limits {
+            timeout: Duration::from_millis(args.timeout_ms),
+            memory_bytes: (args.memory_mib as usize) << 20,
+            output_bytes: (args.max_output_mib as usize) << 20,
+        },
+        batch_size: args.batch_size as usize,
+        jobs: args.jobs.map(|j| j as usize),
+    };
+
+    let bar = if ctx.interactive() {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} evaluating [{bar:30}] {pos}/{len} batches {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = scan::run(&rt, &mut store, &opts, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("scanning {}", args.snapshot.display()))?;
+    bar.finish_and_clear();
+
+    let rows = store.findings(&FindingFilter {
+        scan: Some(report.scan_id),
+        statuses: vec![Status::Fail, Status::Error],
+        ..Default::default()
+    })?;
+    let mut out = report::open_output(args.output.as_deref()).with_context(|| {
+        format!(
+            "opening {}",
+            args.output
+                .as_deref()
+                .unwrap_or("stdout".as_ref())
+                .display()
+        )
+    })?;
+    match args.format {
+        Format::Json => report::write_json(
+            &mut out,
+            &serde_json::json!({"scan": report, "findings": rows}),
+        )?,
+        format => report::findings::write(
+            &mut out,
+            &rows,
+            format,
+            report::use_color(args.output.is_some()),
+        )?,
+    }
+    out.flush()?;
+    if !ctx.quiet() {
+        report::summary::write(&mut std::io::stderr().lock(), &report)?;
+    }
+    let failing = rows
+        .iter()
+        .filter(|f| f.status == Status::Fail)
+        .map(|f| f.severity);
+    Ok(exit_code(report.has_errors(), failing, args.fail_on))
+}

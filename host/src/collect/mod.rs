@@ -1,0 +1,7 @@
+//! Collection: turning a source (a saved snapshot today; cloud APIs later)
+//! into assets. Collectors only read sources and build assets; they never
+//! evaluate rules or write to the store.
+
+pub mod snapshot;
+
+pub use snapshot::{Scope, Snapshot, SnapshotError};

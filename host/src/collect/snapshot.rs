@@ -1,0 +1,430 @@
+//! Reading saved snapshots (JSON, NDJSON, optionally gzipped) into assets,
+//! as specified in `docs/snapshot-format.md`. Every error names the file and
+//! the place in it (a field path or a line number).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::model::Asset;
+
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {place}: {message}")]
+    Invalid {
+        file: PathBuf,
+        place: String,
+        message: String,
+    },
+}
+
+/// The accounts and regions a collection covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+impl Scope {
+    /// A stable key: findings' lifecycle compares scans with the same key.
+    pub fn key(&self, provider: &str) -> String {
+        let accounts: BTreeSet<&str> = self.accounts.iter().map(String::as_str).collect();
+        let regions: BTreeSet<&str> = self.regions.iter().map(String::as_str).collect();
+        format!(
+            "{provider}:{}:{}",
+            accounts.into_iter().collect::<Vec<_>>().join(","),
+            regions.into_iter().collect::<Vec<_>>().join(",")
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub provider: String,
+    pub scope: Scope,
+    pub assets: Vec<Asset>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    stance_snapshot: u32,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    collected_at: Option<String>,
+    #[serde(default)]
+    scope: Option<Scope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    stance_snapshot: u32,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    collected_at: Option<String>,
+    #[serde(default)]
+    scope: Option<Scope>,
+    assets: Vec<AssetDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssetDoc {
+    id: String,
+    resource_type: String,
+    #[serde(default)]
+    provider: Option<String>,
+    account: String,
+    region: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    collected_at: Option<String>,
+    body: Box<RawValue>,
+}
+
+struct Defaults {
+    provider: String,
+    collected_at: Option<String>,
+}
+
+/// Read a snapshot file; gzip is detected by its magic bytes, NDJSON by its first line.
+pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let io = |source| SnapshotError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(io)?;
+    let file = File::open(path).map_err(io)?;
+    let reader: Box<dyn Read> = if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut first = String::new();
+    reader.read_line(&mut first).map_err(io)?;
+    let first_is_object =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&first);
+    match first_is_object {
+        Ok(obj) if !obj.contains_key("assets") => read_ndjson(path, first, reader),
+        _ => {
+            let mut text = first;
+            reader.read_to_string(&mut text).map_err(io)?;
+            read_json(path, &text)
+        }
+    }
+}
+
+fn invalid(file: &Path, place: impl Into<String>, message: impl Into<String>) -> SnapshotError {
+    SnapshotError::Invalid {
+        file: file.to_path_buf(),
+        place: place.into(),
+        message: message.into(),
+    }
+}
+
+fn read_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let doc: Document = serde_path_to_error::deserialize(de).map_err(|e| {
+        let place = match e.path().to_string().as_str() {
+            "." => format!("line {}", e.inner().line()),
+            p => format!("{p} (line {})", e.inner().line()),
+        };
+        invalid(path, place, strip_position(&e.inner().to_string()))
+    })?;
+    check_version(path, "stance_snapshot", doc.stance_snapshot)?;
+    let defaults = Defaults {
+        provider: doc.provider.unwrap_or_else(|| "aws".to_string()),
+        collected_at: doc.collected_at,
+    };
+    if let Some(t) = &defaults.collected_at {
+        check_time(path, "collected_at", t)?;
+    }
+    let mut seen = HashSet::with_capacity(doc.assets.len());
+    let mut assets = Vec::with_capacity(doc.assets.len());
+    for (i, a) in doc.assets.into_iter().enumerate() {
+        let asset = to_asset(path, &format!("assets[{i}]"), a, &defaults)?;
+        if !seen.insert(asset.id.clone()) {
+            return Err(invalid(
+                path,
+                format!("assets[{i}].id"),
+                format!("duplicate asset id {:?}", asset.id),
+            ));
+        }
+        assets.push(asset);
+    }
+    Ok(finish(defaults.provider, doc.scope, assets))
+}
+
+fn read_ndjson(
+    path: &Path,
+    first: String,
+    reader: impl BufRead,
+) -> Result<Snapshot, SnapshotError> {
+    let mut defaults = Defaults {
+        provider: "aws".to_string(),
+        collected_at: None,
+    };
+    let mut scope = None;
+    let mut seen = HashSet::new();
+    let mut assets = Vec::new();
+    let lines = std::iter::once(Ok(first)).chain(reader.lines());
+    for (n, line) in lines.enumerate() {
+        let line = line.map_err(|source| SnapshotError::Io {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        let place = format!("line {}", n + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        if n == 0 && line.contains("\"stance_snapshot\"") {
+            let header: Header = parse_line(path, &place, &line)?;
+            check_version(path, &place, header.stance_snapshot)?;
+            if let Some(t) = &header.collected_at {
+                check_time(path, &place, t)?;
+            }
+            defaults.provider = header.provider.unwrap_or(defaults.provider);
+            defaults.collected_at = header.collected_at;
+            scope = header.scope;
+            continue;
+        }
+        let doc: AssetDoc = parse_line(path, &place, &line)?;
+        let asset = to_asset(path, &place, doc, &defaults)?;
+        if !seen.insert(asset.id.clone()) {
+            return Err(invalid(
+                path,
+                place,
+                format!("duplicate asset id {:?}", asset.id),
+            ));
+        }
+        assets.push(asset);
+    }
+    Ok(finish(defaults.provider, scope, assets))
+}
+
+fn parse_line<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    place: &str,
+    line: &str,
+) -> Result<T, SnapshotError> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let place = if field == "." {
+            place.to_string()
+        } else {
+            format!("{place}, {field}")
+        };
+        invalid(path, place, strip_position(&e.inner().to_string()))
+    })
+}
+
+/// serde_json appends " at line L column C"; the place already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn check_version(path: &Path, place: &str, version: u32) -> Result<(), SnapshotError> {
+    if version == SNAPSHOT_VERSION {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            place,
+            format!(
+                "snapshot format version {version} is not supported; this Stance reads version {SNAPSHOT_VERSION}"
+            ),
+        ))
+    }
+}
+
+fn check_time(path: &Path, place: &str, t: &str) -> Result<(), SnapshotError> {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|_| ())
+        .map_err(|_| {
+            invalid(
+                path,
+                place,
+                format!("{t:?} is not an RFC 3339 time such as 2026-11-20T09:30:00Z"),
+            )
+        })
+}
+
+fn to_asset(path: &Path, place: &str, a: AssetDoc, d: &Defaults) -> Result<Asset, SnapshotError> {
+    for (field, value) in [
+        ("id", &a.id),
+        ("resource_type", &a.resource_type),
+        ("account", &a.account),
+        ("region", &a.region),
+    ] {
+        if value.trim().is_empty() {
+            return Err(invalid(
+                path,
+                format!("{place}.{field}"),
+                "must not be empty",
+            ));
+        }
+    }
+    if !a.body.get().trim_start().starts_with('{') {
+        return Err(invalid(
+            path,
+            format!("{place}.body"),
+            "must be a JSON object",
+        ));
+    }
+    let collected_at = match a.collected_at.or_else(|| d.collected_at.clone()) {
+        Some(t) => {
+            check_time(path, &format!("{place}.collected_at"), &t)?;
+            t
+        }
+        None => {
+            return Err(invalid(
+                path,
+                format!("{place}.collected_at"),
+                "missing; give the asset or the snapshot a collected_at time",
+            ));
+        }
+    };
+    let name = a.name.unwrap_or_else(|| default_name(&a.id));
+    Ok(Asset {
+        provider: a.provider.unwrap_or_else(|| d.provider.clone()),
+        name,
+        tags: a.tags.into_iter().collect(),
+        collected_at,
+        body: a.body.get().to_string(),
+        id: a.id,
+        resource_type: a.resource_type,
+        account: a.account,
+        region: a.region,
+    })
+}
+
+/// The last segment of an ARN or path-like id.
+pub fn default_name(id: &str) -> String {
+    id.rsplit([':', '/']).next().unwrap_or(id).to_string()
+}
+
+fn finish(provider: String, scope: Option<Scope>, assets: Vec<Asset>) -> Snapshot {
+    let scope = scope.unwrap_or_else(|| Scope {
+        accounts: assets
+            .iter()
+            .map(|a| a.account.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        regions: assets
+            .iter()
+            .map(|a| a.region.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    });
+    Snapshot {
+        provider,
+        scope,
+        assets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    const ASSET: &str = r#"{"id":"arn:aws:s3:::b","resource_type":"aws_s3_bucket","account":"1","region":"us-east-1","body":{"name":"b"}}"#;
+
+    #[test]
+    fn reads_json_with_defaults() {
+        let f = write(&format!(
+            r#"{{"stance_snapshot":1,"collected_at":"2026-11-20T09:30:00Z","assets":[{ASSET}]}}"#
+        ));
+        let s = read(f.path()).unwrap();
+        assert_eq!(s.assets.len(), 1);
+        let a = &s.assets[0];
+        assert_eq!((a.name.as_str(), a.provider.as_str()), ("b", "aws"));
+        assert_eq!(a.collected_at, "2026-11-20T09:30:00Z");
+        assert_eq!(a.body, r#"{"name":"b"}"#);
+        assert_eq!(s.scope.key("aws"), "aws:1:us-east-1");
+    }
+
+    #[test]
+    fn reads_ndjson_with_header() {
+        let f = write(&format!(
+            "{{\"stance_snapshot\":1,\"collected_at\":\"2026-11-20T09:30:00Z\"}}\n{ASSET}\n\n"
+        ));
+        assert_eq!(read(f.path()).unwrap().assets.len(), 1);
+    }
+
+    #[test]
+    fn reads_gzip() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(
+            format!(r#"{{"stance_snapshot":1,"collected_at":"2026-11-20T09:30:00Z","assets":[{ASSET}]}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&gz.finish().unwrap()).unwrap();
+        assert_eq!(read(f.path()).unwrap().assets.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_the_field_path() {
+        let bad = ASSET.replace("\"body\"", "\"bdy\"");
+        let f = write(&format!(
+            r#"{{"stance_snapshot":1,"collected_at":"2026-11-20T09:30:00Z","assets":[{ASSET},{bad}]}}"#
+        ));
+        let e = read(f.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("assets[1].bdy") || e.contains("assets[1]"),
+            "{e}"
+        );
+        assert!(e.contains("unknown field `bdy`"), "{e}");
+
+        let f = write(&format!(
+            r#"{{"stance_snapshot":1,"collected_at":"2026-11-20T09:30:00Z","assets":[{ASSET},{ASSET}]}}"#
+        ));
+        let e = read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("assets[1].id: duplicate asset id"), "{e}");
+
+        let f = write(&format!("{ASSET}\n{{\"id\":\"x\"}}\n"));
+        let e = read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("collected_at"), "{e}");
+
+        let f = write(r#"{"stance_snapshot":2,"assets":[]}"#);
+        let e = read(f.path()).unwrap_err().to_string();
+        assert!(e.contains("version 2 is not supported"), "{e}");
+    }
+}

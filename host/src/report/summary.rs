@@ -1,0 +1,76 @@
+//! The human summary printed at the end of a scan.
+
+use std::io::{self, Write};
+
+use crate::model::Severity;
+use crate::scan::ScanReport;
+
+pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
+    let t = &r.totals;
+    let n = |k: &str| t.by_status.get(k).copied().unwrap_or(0);
+    writeln!(out, "Scan #{} of {} ({})", r.scan_id, r.source, r.scope)?;
+    writeln!(
+        out,
+        "  {} assets, {} results in {} batches, {:.2}s",
+        t.assets,
+        t.findings,
+        r.batches,
+        r.elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  pass {}  fail {}  error {}",
+        n("pass"),
+        n("fail"),
+        n("error")
+    )?;
+    let by_sev: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s,
+                t.failed_by_severity.get(s.as_str()).copied().unwrap_or(0)
+            )
+        })
+        .collect();
+    writeln!(out, "  failing by severity: {}", by_sev.join(", "))?;
+    let life = |k: &str| t.by_lifecycle.get(k).copied().unwrap_or(0);
+    writeln!(
+        out,
+        "  lifecycle: new {}, recurring {}, reopened {}, resolved {}",
+        life("new"),
+        life("recurring"),
+        life("reopened"),
+        life("resolved")
+    )?;
+    for p in &r.plugins {
+        writeln!(
+            out,
+            "  plugin {} {} ({} rules, cache {}, {:.1} ms to load)",
+            p.name, p.version, p.rules, p.cache, p.compile_ms
+        )?;
+    }
+    if !r.failures.is_empty() {
+        writeln!(
+            out,
+            "  {} plugin batch(es) failed; their results are recorded as error:",
+            r.failures.len()
+        )?;
+        for f in &r.failures {
+            writeln!(
+                out,
+                "    {} batch {} ({} assets{}): {}",
+                f.plugin,
+                f.batch,
+                f.assets,
+                f.rule_id
+                    .as_ref()
+                    .map(|r| format!(", rule {r}"))
+                    .unwrap_or_default(),
+                f.cause
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Evaluating assets through plugins: split each plugin's assets into
+//! batches, run the batches in parallel across cores, and turn a failed
+//! batch into `error` results for every (rule, asset) it covered, so that
+//! an unknown outcome is never mistaken for a pass.
+
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use super::plugin::{Plugin, PluginFailure};
+use crate::model::{self, Asset, Finding, Status};
+
+/// A failed batch, as recorded in the scan.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FailureRecord {
+    pub plugin: String,
+    pub plugin_version: String,
+    pub rule_id: Option<String>,
+    pub batch: usize,
+    pub assets: usize,
+    pub kind: String,
+    pub cause: String,
+}
+
+/// What one batch produced.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    pub plugin: usize,
+    pub batch: usize,
+    pub assets: usize,
+    pub findings: Vec<Finding>,
+    pub failure: Option<FailureRecord>,
+    pub elapsed: Duration,
+}
+
+struct Job<'a> {
+    plugin: usize,
+    batch: usize,
+    assets: Vec<&'a Asset>,
+}
+
+/// The batches of one evaluation, decided before anything runs.
+pub struct EvaluationPlan<'a> {
+    jobs: Vec<Job<'a>>,
+}
+
+impl<'a> EvaluationPlan<'a> {
+    /// Each plugin gets only the assets its rules read, in batches of `batch_size`.
+    pub fn new(plugins: &[Plugin], assets: &'a [Asset], batch_size: usize) -> Self {
+        let batch_size = batch_size.max(1);
+        let mut jobs = Vec::new();
+        for (p, plugin) in plugins.iter().enumerate() {
+            let wanted: Vec<&Asset> = assets
+                .iter()
+                .filter(|a| plugin.wants(&a.resource_type))
+                .collect();
+            for (b, chunk) in wanted.chunks(batch_size).enumerate() {
+                jobs.push(Job {
+                    plugin: p,
+                    batch: b,
+                    assets: chunk.to_vec(),
+                });
+            }
+        }
+        EvaluationPlan { jobs }
+    }
+
+    pub fn batches(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Run every batch, in parallel, handing each outcome to `sink` as it completes.
+    pub fn run(&self, plugins: &[Plugin], sink: impl Fn(BatchOutcome) + Sync + Send) {
+        self.jobs
+            .par_iter()
+            .for_each(|job| sink(run_job(&plugins[job.plugin], job)));
+    }
+}
+
+fn run_job(plugin: &Plugin, job: &Job<'_>) -> BatchOutcome {
+    let start = Instant::now();
+    let result = plugin.evaluate(&job.assets);
+    let elapsed = start.elapsed();
+    match result {
+        Ok(findings) => BatchOutcome {
+            plugin: job.plugin,
+            batch: job.batch,
+            assets: job.assets.len(),
+            findings,
+            failure: None,
+            elapsed,
+        },
+        Err(failure) => {
+            tracing::warn!(
+                plugin = %plugin.name,
+                batch = job.batch,
+                "plugin {} {failure}",
+                plugin.name
+            );
+            BatchOutcome {
+                plugin: job.plugin,
+                batch: job.batch,
+                assets: job.assets.len(),
+                findings: error_findings(plugin, &job.assets, &failure),
+                failure: Some(FailureRecord {
+                    plugin: plugin.name.clone(),
+                    plugin_version: plugin.version.clone(),
+                    rule_id: failure.rule_id().map(str::to_string),
+                    batch: job.batch,
+                    assets: job.assets.len(),
+                    kind: failure.kind().to_string(),
+                    cause: failure.to_string(),
+                }),
+                elapsed,
+            }
+        }
+    }
+}
+
+/// One `error` finding for every (rule, asset) of a failed batch.
+pub fn error_findings(plugin: &Plugin, assets: &[&Asset], failure: &PluginFailure) -> Vec<Finding> {
+    let message = format!("plugin {} {failure}", plugin.name);
+    let mut out = Vec::new();
+    for asset in assets {
+        for rule in plugin
+            .rules
+            .iter()
+            .filter(|r| r.applies_to(&asset.resource_type))
+        {
+            out.push(Finding {
+                fingerprint: model::fingerprint(&rule.id, &asset.id),
+                rule_id: rule.id.clone(),
+                plugin: plugin.name.clone(),
+                plugin_version: plugin.version.clone(),
+                asset_id: asset.id.clone(),
+                resource_type: asset.resource_type.clone(),
+                account: asset.account.clone(),
+                region: asset.region.clone(),
+                severity: rule.severity,
+                status: Status::Error,
+                message: message.clone(),
+                evidence: Vec::new(),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,108 @@
+//! Storage of scans, assets and findings in SQLite (WAL, versioned
+//! migrations, one transaction per scan). The store never parses raw input
+//! and never runs plugins; it keeps what the pipeline hands it and answers
+//! queries for reports.
+
+mod migrations;
+mod query;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use query::{AssetFilter, AssetRow, FindingFilter, FindingRow, ResourceRef, ScanRow};
+pub use writer::{ScanMeta, ScanTotals, ScanWriter};
+
+/// How long a writer waits for another process's scan to commit.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: cannot open the database: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: {message}")]
+    Schema { path: PathBuf, message: String },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An open Stance database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// `--db`, else `STANCE_DB_PATH`, else `~/.stance/stance.db`.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("STANCE_DB_PATH") {
+        return PathBuf::from(p);
+    }
+    dirs::home_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".stance")
+        .join("stance.db")
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL lets readers run while a scan writes; NORMAL sync is durable
+        // at every commit in WAL mode except on power loss.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        migrations::migrate(&mut conn).map_err(|e| match e {
+            migrations::MigrationError::Sql(source) => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+            migrations::MigrationError::TooNew { found, known } => StoreError::Schema {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the database has schema version {found}, written by a newer Stance; this Stance knows versions up to {known}. Upgrade Stance or use another --db."
+                ),
+            },
+        })?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+}

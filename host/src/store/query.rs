@@ -1,0 +1,321 @@
+//! Read-side queries: scans, findings (joined with their rule and asset),
+//! and assets. These rows are what reports print; their JSON form is the
+//! documented output schema (`docs/output-schema.md`).
+
+use rusqlite::{OptionalExtension, params_from_iter, types::Value as Sql};
+use serde::Serialize;
+
+use super::writer::{ScanTotals, severity_rank};
+use super::{Result, Store};
+use crate::model::{ComplianceRef, Evidence, Remediation, Severity, Status};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanRow {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: String,
+    pub source: String,
+    pub provider: String,
+    pub scope: String,
+    pub stance_version: String,
+    pub assets: i64,
+    pub summary: ScanTotals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceRef {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub name: String,
+    pub account: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub scan_id: i64,
+    pub fingerprint: String,
+    pub rule_id: String,
+    pub title: String,
+    pub plugin: String,
+    pub plugin_version: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub lifecycle: Option<String>,
+    pub resource: ResourceRef,
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+    pub compliance: Vec<ComplianceRef>,
+    pub remediation: Remediation,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    /// A scan id; the latest complete scan when `None`.
+    pub scan: Option<i64>,
+    pub severities: Vec<Severity>,
+    /// At or above this severity.
+    pub min_severity: Option<Severity>,
+    /// Empty means every status.
+    pub statuses: Vec<Status>,
+    pub rules: Vec<String>,
+    pub lifecycle: Option<String>,
+    pub resource_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetRow {
+    pub scan_id: i64,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub provider: String,
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub tags: serde_json::Value,
+    pub collected_at: String,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssetFilter {
+    pub scan: Option<i64>,
+    /// Exact type or `prefix*`.
+    pub resource_type: Option<String>,
+    pub with_body: bool,
+}
+
+fn json_col<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+impl Store {
+    pub fn latest_scan_id(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT max(id) FROM scans WHERE status = 'complete'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The latest complete scans, newest first.
+    pub fn scans(&self, limit: usize) -> Result<Vec<ScanRow>> {
+        self.scan_rows(
+            "status = 'complete' ORDER BY id DESC LIMIT ?1",
+            limit as i64,
+        )
+    }
+
+    pub fn scan(&self, id: i64) -> Result<Option<ScanRow>> {
+        Ok(self.scan_rows("status = 'complete' AND id = ?1", id)?.pop())
+    }
+
+    fn scan_rows(&self, condition: &str, arg: i64) -> Result<Vec<ScanRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, started_at, finished_at, source, provider, scope, stance_version, assets, summary
+             FROM scans WHERE {condition}"
+        ))?;
+        let rows = stmt.query_map([arg], |r| {
+            Ok(ScanRow {
+                id: r.get(0)?,
+                started_at: r.get(1)?,
+                finished_at: r.get(2)?,
+                source: r.get(3)?,
+                provider: r.get(4)?,
+                scope: r.get(5)?,
+                stance_version: r.get(6)?,
+                assets: r.get(7)?,
+                summary: json_col(&r.get::<_, String>(8)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Findings of one scan, worst first.
+    pub fn findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRow>> {
+        let Some(scan) = filter
+            .scan
+            .map_or_else(|| self.latest_scan_id(), |s| Ok(Some(s)))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut sql = String::from(
+            "SELECT f.scan_id, f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id), f.plugin, f.plugin_version,
+                    f.severity, f.status, f.lifecycle, f.asset_id, f.resource_type, COALESCE(a.name, ''),
+                    f.account, f.region, f.message, f.evidence, COALESCE(r.compliance, '[]'),
+                    COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen
+             FROM findings f
+             LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = f.rule_id
+             LEFT JOIN assets a ON a.scan_id = f.scan_id AND a.id = f.asset_id
+             WHERE f.scan_id = ?",
+        );
+        let mut args: Vec<Sql> = vec![Sql::Integer(scan)];
+        let mut any_of = |sql: &mut String, column: &str, values: Vec<Sql>| {
+            if values.is_empty() {
+                return;
+            }
+            sql.push_str(&format!(
+                " AND {column} IN ({})",
+                vec!["?"; values.len()].join(",")
+            ));
+            args.extend(values);
+        };
+        any_of(
+            &mut sql,
+            "f.severity",
+            filter
+                .severities
+                .iter()
+                .map(|s| Sql::Text(s.as_str().into()))
+                .collect(),
+        );
+        any_of(
+            &mut sql,
+            "f.status",
+            filter
+                .statuses
+                .iter()
+                .map(|s| Sql::Text(s.as_str().into()))
+                .collect(),
+        );
+        any_of(
+            &mut sql,
+            "f.rule_id",
+            filter.rules.iter().map(|r| Sql::Text(r.clone())).collect(),
+        );
+        any_of(
+            &mut sql,
+            "f.lifecycle",
+            filter
+                .lifecycle
+                .iter()
+                .map(|l| Sql::Text(l.clone()))
+                .collect(),
+        );
+        if let Some(min) = filter.min_severity {
+            sql.push_str(" AND f.severity_rank >= ?");
+            args.push(Sql::Integer(severity_rank(min)));
+        }
+        if let Some(t) = &filter.resource_type {
+            match t.strip_suffix('*') {
+                Some(prefix) => {
+                    sql.push_str(" AND substr(f.resource_type, 1, ?) = ?");
+                    args.push(Sql::Integer(prefix.len() as i64));
+                    args.push(Sql::Text(prefix.into()));
+                }
+                None => {
+                    sql.push_str(" AND f.resource_type = ?");
+                    args.push(Sql::Text(t.clone()));
+                }
+            }
+        }
+        sql.push_str(" ORDER BY f.severity_rank DESC, f.status, f.rule_id, f.asset_id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            let severity: String = r.get(6)?;
+            let status: String = r.get(7)?;
+            Ok(FindingRow {
+                scan_id: r.get(0)?,
+                fingerprint: r.get(1)?,
+                rule_id: r.get(2)?,
+                title: r.get(3)?,
+                plugin: r.get(4)?,
+                plugin_version: r.get(5)?,
+                severity: severity.parse().unwrap_or(Severity::Info),
+                status: status.parse().unwrap_or(Status::Error),
+                lifecycle: r.get(8)?,
+                resource: ResourceRef {
+                    id: r.get(9)?,
+                    resource_type: r.get(10)?,
+                    name: r.get(11)?,
+                    account: r.get(12)?,
+                    region: r.get(13)?,
+                },
+                message: r.get(14)?,
+                evidence: json_col(&r.get::<_, String>(15)?),
+                compliance: json_col(&r.get::<_, String>(16)?),
+                remediation: json_col(&r.get::<_, String>(17)?),
+                first_seen: r.get(18)?,
+                last_seen: r.get(19)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Plugin failures recorded in a scan: (plugin, rule, batch, assets, kind, cause).
+    pub fn plugin_failures(&self, scan: i64) -> Result<Vec<crate::runtime::FailureRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT plugin, plugin_version, rule_id, batch, assets, kind, cause FROM plugin_failures WHERE scan_id = ?1 ORDER BY plugin, batch",
+        )?;
+        let rows = stmt.query_map([scan], |r| {
+            Ok(crate::runtime::FailureRecord {
+                plugin: r.get(0)?,
+                plugin_version: r.get(1)?,
+                rule_id: r.get(2)?,
+                batch: r.get::<_, i64>(3)? as usize,
+                assets: r.get::<_, i64>(4)? as usize,
+                kind: r.get(5)?,
+                cause: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>> {
+        let Some(scan) = filter
+            .scan
+            .map_or_else(|| self.latest_scan_id(), |s| Ok(Some(s)))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut sql = String::from(
+            "SELECT a.scan_id, a.id, a.resource_type, a.provider, a.account, a.region, a.name, a.tags, a.collected_at, ",
+        );
+        sql.push_str(if filter.with_body { "b.body" } else { "'null'" });
+        sql.push_str(
+            " FROM assets a LEFT JOIN asset_bodies b ON b.hash = a.body_hash WHERE a.scan_id = ?",
+        );
+        let mut args: Vec<Sql> = vec![Sql::Integer(scan)];
+        if let Some(t) = &filter.resource_type {
+            match t.strip_suffix('*') {
+                Some(prefix) => {
+                    sql.push_str(" AND substr(a.resource_type, 1, ?) = ?");
+                    args.push(Sql::Integer(prefix.len() as i64));
+                    args.push(Sql::Text(prefix.into()));
+                }
+                None => {
+                    sql.push_str(" AND a.resource_type = ?");
+                    args.push(Sql::Text(t.clone()));
+                }
+            }
+        }
+        sql.push_str(" ORDER BY a.resource_type, a.id");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok(AssetRow {
+                scan_id: r.get(0)?,
+                id: r.get(1)?,
+                resource_type: r.get(2)?,
+                provider: r.get(3)?,
+                account: r.get(4)?,
+                region: r.get(5)?,
+                name: r.get(6)?,
+                tags: json_col(&r.get::<_, String>(7)?),
+                collected_at: r.get(8)?,
+                body: json_col(
+                    &r.get::<_, Option<String>>(9)?
+                        .unwrap_or_else(|| "null".into()),
+                ),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,297 @@
+//! Writing one scan: everything inside one immediate transaction that
+//! commits only when the scan is complete, so a killed scan leaves earlier
+//! scans intact and never shows up half-written. Finding lifecycle is
+//! computed against the previous scans of the same scope at commit.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Result, Store};
+use crate::model::{Asset, Finding, Rule, Severity};
+use crate::runtime::FailureRecord;
+
+/// What describes a scan before it runs.
+#[derive(Debug, Clone)]
+pub struct ScanMeta {
+    pub started_at: String,
+    pub source: String,
+    pub provider: String,
+    pub scope: String,
+}
+
+/// Counts of a finished scan, as stored in `scans.summary`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct ScanTotals {
+    pub assets: usize,
+    pub findings: usize,
+    pub by_status: BTreeMap<String, usize>,
+    /// Failing findings by severity.
+    pub failed_by_severity: BTreeMap<String, usize>,
+    /// Failing findings by lifecycle, plus `resolved` (no longer failing).
+    pub by_lifecycle: BTreeMap<String, usize>,
+    pub plugin_failures: usize,
+}
+
+pub struct ScanWriter<'c> {
+    tx: Transaction<'c>,
+    scan_id: i64,
+    meta: ScanMeta,
+    assets: usize,
+    failures: usize,
+}
+
+impl Store {
+    /// Start writing a scan. Blocks (up to the busy timeout) while another
+    /// process is committing a scan; never fails with "database is locked"
+    /// before that.
+    pub fn begin_scan(&mut self, meta: ScanMeta) -> Result<ScanWriter<'_>> {
+        let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO scans (started_at, finished_at, status, source, provider, scope, stance_version, assets, summary)
+             VALUES (?1, ?1, 'running', ?2, ?3, ?4, ?5, 0, '{}')",
+            params![meta.started_at, meta.source, meta.provider, meta.scope, env!("CARGO_PKG_VERSION")],
+        )?;
+        let scan_id = tx.last_insert_rowid();
+        Ok(ScanWriter {
+            tx,
+            scan_id,
+            meta,
+            assets: 0,
+            failures: 0,
+        })
+    }
+}
+
+fn body_hash(body: &str) -> String {
+    hex::encode(&Sha256::digest(body.as_bytes())[..16])
+}
+
+impl ScanWriter<'_> {
+    pub fn scan_id(&self) -> i64 {
+        self.scan_id
+    }
+
+    pub fn add_assets(&mut self, assets: &[Asset]) -> Result<()> {
+        let mut body = self
+            .tx
+            .prepare_cached("INSERT OR IGNORE INTO asset_bodies (hash, body) VALUES (?1, ?2)")?;
+        let mut row = self.tx.prepare_cached(
+            "INSERT INTO assets (scan_id, id, resource_type, provider, account, region, name, tags, collected_at, body_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for a in assets {
+            let hash = body_hash(&a.body);
+            body.execute(params![hash, a.body])?;
+            let tags: BTreeMap<&str, &str> = a
+                .tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            row.execute(params![
+                self.scan_id,
+                a.id,
+                a.resource_type,
+                a.provider,
+                a.account,
+                a.region,
+                a.name,
+                serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into()),
+                a.collected_at,
+                hash
+            ])?;
+        }
+        self.assets += assets.len();
+        Ok(())
+    }
+
+    pub fn add_rules(
+        &mut self,
+        plugin: &str,
+        version: &str,
+        digest: &str,
+        rules: &[Rule],
+    ) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO rules (scan_id, rule_id, plugin, plugin_version, plugin_digest, title, description, severity, resource_types, compliance, remediation, tags)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for r in rules {
+            stmt.execute(params![
+                self.scan_id,
+                r.id,
+                plugin,
+                version,
+                digest,
+                r.title,
+                r.description,
+                r.severity.as_str(),
+                json(&r.resource_types),
+                json(&r.compliance),
+                json(&r.remediation),
+                json(&r.tags),
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub fn add_findings(&mut self, findings: &[Finding]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )?;
+        for f in findings {
+            stmt.execute(params![
+                self.scan_id,
+                f.fingerprint,
+                f.rule_id,
+                f.plugin,
+                f.plugin_version,
+                f.asset_id,
+                f.resource_type,
+                f.account,
+                f.region,
+                f.severity.as_str(),
+                severity_rank(f.severity),
+                f.status.as_str(),
+                f.message,
+                json(&f.evidence),
+            ])?;
+        }
+        Ok(())
+    }
+
+    pub fn add_failure(&mut self, failure: &FailureRecord) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO plugin_failures (scan_id, plugin, plugin_version, rule_id, batch, assets, kind, cause)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                self.scan_id,
+                failure.plugin,
+                failure.plugin_version,
+                failure.rule_id,
+                failure.batch as i64,
+                failure.assets as i64,
+                failure.kind,
+                failure.cause
+            ],
+        )?;
+        self.failures += 1;
+        Ok(())
+    }
+
+    /// Compute lifecycle, record the totals, and commit. Returns the scan id and totals.
+    pub fn commit(self, finished_at: &str) -> Result<(i64, ScanTotals)> {
+        let scope = self.meta.scope.clone();
+        update_lifecycle(&self.tx, self.scan_id, &scope, finished_at)?;
+        let resolved_gone = resolve_absent(&self.tx, self.scan_id, &scope)?;
+        update_state(&self.tx, self.scan_id, &scope)?;
+        let mut totals = totals(&self.tx, self.scan_id)?;
+        totals.assets = self.assets;
+        totals.plugin_failures = self.failures;
+        *totals.by_lifecycle.entry("resolved".into()).or_default() += resolved_gone;
+        self.tx.execute(
+            "UPDATE scans SET status = 'complete', finished_at = ?2, assets = ?3, summary = ?4 WHERE id = ?1",
+            params![self.scan_id, finished_at, self.assets as i64, json(&totals)],
+        )?;
+        self.tx.commit()?;
+        Ok((self.scan_id, totals))
+    }
+}
+
+pub(crate) fn severity_rank(s: Severity) -> i64 {
+    match s {
+        Severity::Info => 0,
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Lifecycle of this scan's findings against the scope's state before it.
+fn update_lifecycle(tx: &Connection, scan: i64, scope: &str, now: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE findings SET lifecycle = 'new', first_seen = ?3, last_seen = ?3
+         WHERE scan_id = ?1 AND status = 'fail'
+           AND NOT EXISTS (SELECT 1 FROM finding_state s WHERE s.scope = ?2 AND s.fingerprint = findings.fingerprint)",
+        params![scan, scope, now],
+    )?;
+    tx.execute(
+        "UPDATE findings SET
+            lifecycle = CASE
+                WHEN findings.status = 'fail' AND s.last_status = 'fail' THEN 'recurring'
+                WHEN findings.status = 'fail' AND s.ever_failed = 1 THEN 'reopened'
+                WHEN findings.status = 'fail' THEN 'new'
+                WHEN findings.status = 'pass' AND s.last_status = 'fail' THEN 'resolved'
+                ELSE NULL END,
+            first_seen = CASE WHEN findings.status = 'fail' THEN COALESCE(s.first_seen, ?3) END,
+            last_seen = CASE WHEN findings.status = 'fail' THEN ?3 ELSE s.last_seen END
+         FROM finding_state s
+         WHERE findings.scan_id = ?1 AND s.scope = ?2 AND s.fingerprint = findings.fingerprint",
+        params![scan, scope, now],
+    )?;
+    Ok(())
+}
+
+/// Findings that failed last time and are not reported at all now (the
+/// resource is gone, or the rule no longer exists) count as resolved.
+fn resolve_absent(tx: &Connection, scan: i64, scope: &str) -> Result<usize> {
+    let n = tx.execute(
+        "UPDATE finding_state SET last_status = 'absent', last_scan_id = ?1
+         WHERE scope = ?2 AND last_status = 'fail'
+           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.scan_id = ?1 AND f.fingerprint = finding_state.fingerprint)",
+        params![scan, scope],
+    )?;
+    Ok(n)
+}
+
+/// Remember this scan's pass/fail outcomes; `error` leaves the previous state as it was.
+fn update_state(tx: &Connection, scan: i64, scope: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO finding_state (scope, fingerprint, rule_id, asset_id, first_seen, last_seen, last_status, ever_failed, last_scan_id)
+         SELECT ?2, fingerprint, rule_id, asset_id, first_seen, last_seen, status, status = 'fail', ?1
+         FROM findings WHERE scan_id = ?1 AND status IN ('pass', 'fail')
+         ON CONFLICT (scope, fingerprint) DO UPDATE SET
+            last_status = excluded.last_status,
+            ever_failed = finding_state.ever_failed OR excluded.ever_failed,
+            first_seen = COALESCE(finding_state.first_seen, excluded.first_seen),
+            last_seen = COALESCE(excluded.last_seen, finding_state.last_seen),
+            last_scan_id = excluded.last_scan_id",
+        params![scan, scope],
+    )?;
+    Ok(())
+}
+
+fn totals(tx: &Connection, scan: i64) -> Result<ScanTotals> {
+    let mut t = ScanTotals::default();
+    let mut stmt = tx.prepare(
+        "SELECT status, severity, lifecycle, count(*) FROM findings WHERE scan_id = ?1 GROUP BY 1, 2, 3",
+    )?;
+    let rows = stmt.query_map([scan], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, i64>(3)? as usize,
+        ))
+    })?;
+    for row in rows {
+        let (status, severity, lifecycle, n) = row?;
+        t.findings += n;
+        *t.by_status.entry(status.clone()).or_default() += n;
+        if status == "fail" {
+            *t.failed_by_severity.entry(severity).or_default() += n;
+        }
+        if let Some(l) = lifecycle {
+            *t.by_lifecycle.entry(l).or_default() += n;
+        }
+    }
+    Ok(t)
+}

@@ -1,0 +1,368 @@
+//! Policy files: the YAML schema, its validation, and the mapping of
+//! expression errors back to a line and column of the file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LoadError, SyntaxError};
+use crate::parser::{Expr, parse};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compliance {
+    pub framework: String,
+    pub version: String,
+    pub control: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Remediation {
+    #[serde(default)]
+    pub guidance: String,
+    #[serde(default)]
+    pub console: Option<String>,
+    #[serde(default)]
+    pub cli: Option<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckDoc {
+    /// Accepted for compatibility with the original Stance format; only
+    /// `expression` exists.
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    expression: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+    severity: Severity,
+    resource_type: String,
+    check: CheckDoc,
+    #[serde(default)]
+    compliance: Vec<Compliance>,
+    #[serde(default)]
+    remediation: Remediation,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A `{{path}}` placeholder or literal text of a finding message.
+#[derive(Debug)]
+pub(crate) enum Piece {
+    Text(String),
+    Path(Expr),
+}
+
+/// A loaded, parsed policy.
+#[derive(Debug)]
+pub struct Policy {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+    pub resource_type: String,
+    pub expression: String,
+    pub compliance: Vec<Compliance>,
+    pub remediation: Remediation,
+    pub tags: Vec<String>,
+    pub enabled: bool,
+    /// The file the policy came from, as given to the loader.
+    pub file: String,
+    pub(crate) expr: Expr,
+    pub(crate) message: Option<Vec<Piece>>,
+}
+
+impl Policy {
+    /// Does the policy apply to assets of `resource_type`?
+    pub fn applies_to(&self, resource_type: &str) -> bool {
+        type_matches(&self.resource_type, resource_type)
+    }
+}
+
+pub fn type_matches(pattern: &str, resource_type: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => resource_type.starts_with(prefix),
+        None => pattern == resource_type,
+    }
+}
+
+/// Parse one policy file (a single policy or a list of them).
+pub fn load_file(file: &str, text: &str) -> Result<Vec<Policy>, Vec<LoadError>> {
+    let located = |e: &serde_norway::Error| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        LoadError {
+            file: file.to_string(),
+            line,
+            column,
+            policy_id: None,
+            message: strip_location(&e.to_string()),
+        }
+    };
+    let shape: serde_norway::Value = serde_norway::from_str(text).map_err(|e| vec![located(&e)])?;
+    let docs: Vec<PolicyDoc> = match shape {
+        serde_norway::Value::Sequence(_) => {
+            serde_norway::from_str(text).map_err(|e| vec![located(&e)])?
+        }
+        serde_norway::Value::Mapping(_) => {
+            vec![serde_norway::from_str(text).map_err(|e| vec![located(&e)])?]
+        }
+        serde_norway::Value::Null => Vec::new(),
+        _ => {
+            return Err(vec![LoadError {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                policy_id: None,
+                message: "a policy file holds a policy (a mapping) or a list of policies".into(),
+            }]);
+        }
+    };
+    let positions = expression_positions(text);
+    let mut policies = Vec::new();
+    let mut errors = Vec::new();
+    for (n, doc) in docs.into_iter().enumerate() {
+        match compile(file, doc, positions.get(n)) {
+            Ok(p) => policies.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(policies)
+    } else {
+        Err(errors)
+    }
+}
+
+/// serde_norway appends " at line L column C"; we print the location first.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn compile(file: &str, doc: PolicyDoc, pos: Option<&ScalarPos>) -> Result<Policy, LoadError> {
+    let fail = |message: String, line: usize, column: usize| LoadError {
+        file: file.to_string(),
+        line,
+        column,
+        policy_id: Some(doc.id.clone()),
+        message,
+    };
+    if doc.id.is_empty()
+        || !doc
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(fail(
+            format!(
+                "id {:?} must be non-empty and use only letters, digits, '-', '_' and '.'",
+                doc.id
+            ),
+            0,
+            0,
+        ));
+    }
+    let rt = doc.resource_type.as_str();
+    let body = rt.strip_suffix('*').unwrap_or(rt);
+    if rt.is_empty()
+        || !body
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(fail(
+            format!(
+                "resource_type {rt:?} must be a type like `aws_s3_bucket`, a prefix like `aws_s3_*`, or `*`"
+            ),
+            0,
+            0,
+        ));
+    }
+    if let Some(kind) = &doc.check.kind {
+        if kind != "expression" {
+            return Err(fail(
+                format!(
+                    "check.type {kind:?} is not supported; the only check type is `expression`"
+                ),
+                0,
+                0,
+            ));
+        }
+    }
+    let expr = parse(&doc.check.expression).map_err(|e: SyntaxError| {
+        let (line, column) = pos.map(|p| p.locate(e.offset)).unwrap_or((0, 0));
+        fail(e.message, line, column)
+    })?;
+    let message = match &doc.check.message {
+        Some(m) => Some(parse_template(m).map_err(|e| fail(format!("check.message: {e}"), 0, 0))?),
+        None => None,
+    };
+    Ok(Policy {
+        id: doc.id,
+        name: doc.name,
+        description: doc.description,
+        severity: doc.severity,
+        resource_type: doc.resource_type,
+        expression: doc.check.expression,
+        compliance: doc.compliance,
+        remediation: doc.remediation,
+        tags: doc.tags,
+        enabled: doc.enabled,
+        file: file.to_string(),
+        expr,
+        message,
+    })
+}
+
+fn parse_template(text: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            pieces.push(Piece::Text(rest[..open].to_string()));
+        }
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .ok_or_else(|| "unclosed `{{`".to_string())?;
+        let inner = after[..close].trim();
+        let expr = parse(inner).map_err(|e| format!("in `{{{{{inner}}}}}`: {}", e.message))?;
+        pieces.push(Piece::Path(expr));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_string()));
+    }
+    Ok(pieces)
+}
+
+/// Where an `expression:` scalar sits in the file: one entry per source line
+/// of the scalar, as (1-based line, 1-based column of its first character, its length in chars).
+#[derive(Debug)]
+pub(crate) struct ScalarPos {
+    lines: Vec<(usize, usize, usize)>,
+    /// The scalar is quoted: offsets inside it are one column to the right.
+    quoted: bool,
+}
+
+impl ScalarPos {
+    fn locate(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset;
+        let shift = usize::from(self.quoted);
+        for (i, &(line, col, len)) in self.lines.iter().enumerate() {
+            if offset <= len || i + 1 == self.lines.len() {
+                return (line, col + shift + offset);
+            }
+            offset -= len + 1;
+        }
+        (0, 0)
+    }
+}
+
+/// Find every `expression:` key in the text, in document order.
+fn expression_positions(text: &str) -> Vec<ScalarPos> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        let key_indent = line.len() - trimmed.len();
+        if let Some(value) = trimmed.strip_prefix("expression:") {
+            let value_start =
+                key_indent + "expression:".len() + (value.len() - value.trim_start().len());
+            let value = value.trim();
+            if value.is_empty() || value.starts_with('|') || value.starts_with('>') {
+                // Block scalar or plain multi-line scalar: the following more-indented lines.
+                let mut scalar = Vec::new();
+                let mut j = i + 1;
+                while j < lines.len() {
+                    let l = lines[j];
+                    let li = l.len() - l.trim_start().len();
+                    if !l.trim().is_empty() && li <= indent {
+                        break;
+                    }
+                    if !l.trim().is_empty() {
+                        scalar.push((j + 1, li + 1, l.trim().chars().count()));
+                    }
+                    j += 1;
+                }
+                out.push(ScalarPos {
+                    lines: scalar,
+                    quoted: false,
+                });
+                i = j;
+                continue;
+            }
+            let quoted = value.starts_with('"') || value.starts_with('\'');
+            let mut scalar = vec![(
+                i + 1,
+                line[..value_start].chars().count() + 1,
+                value.chars().count(),
+            )];
+            // A plain or quoted scalar may continue on more-indented lines.
+            let mut j = i + 1;
+            while j < lines.len() {
+                let l = lines[j];
+                let li = l.len() - l.trim_start().len();
+                if l.trim().is_empty() || li <= indent {
+                    break;
+                }
+                scalar.push((j + 1, li + 1, l.trim().chars().count()));
+                j += 1;
+            }
+            out.push(ScalarPos {
+                lines: scalar,
+                quoted,
+            });
+            i = j;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}

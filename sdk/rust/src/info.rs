@@ -1,0 +1,88 @@
+//! Builders for what `describe` returns: the plugin, its rules and settings.
+
+use crate::{ComplianceRef, PluginInfo, Remediation, RuleInfo, SettingInfo, Severity};
+
+impl PluginInfo {
+    pub fn new(name: &str, version: &str) -> Self {
+        PluginInfo {
+            name: name.to_string(),
+            version: version.to_string(),
+            description: String::new(),
+            rules: Vec::new(),
+            settings: Vec::new(),
+        }
+    }
+
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = text.to_string();
+        self
+    }
+
+    pub fn rule(mut self, rule: RuleInfo) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Declare a setting; `kind` is the JSON type the value must have
+    /// (`string`, `number`, `boolean`, `array`, `object` or `any`).
+    pub fn setting(mut self, name: &str, kind: &str, required: bool, description: &str) -> Self {
+        self.settings.push(SettingInfo {
+            name: name.to_string(),
+            description: description.to_string(),
+            required,
+            kind: kind.to_string(),
+        });
+        self
+    }
+}
+
+impl RuleInfo {
+    pub fn new(id: &str, title: &str, severity: Severity) -> Self {
+        RuleInfo {
+            id: id.to_string(),
+            title: title.to_string(),
+            description: String::new(),
+            severity,
+            resource_types: vec!["*".to_string()],
+            compliance: Vec::new(),
+            remediation: Remediation {
+                guidance: String::new(),
+                console: None,
+                cli: None,
+                references: Vec::new(),
+            },
+            tags: Vec::new(),
+        }
+    }
+
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = text.to_string();
+        self
+    }
+
+    /// Resource types the rule reads: exact, `prefix*` or `*`.
+    pub fn resource_types<const N: usize>(mut self, types: [&str; N]) -> Self {
+        self.resource_types = types.iter().map(|t| t.to_string()).collect();
+        self
+    }
+
+    pub fn compliance(mut self, framework: &str, version: &str, control: &str) -> Self {
+        self.compliance.push(ComplianceRef {
+            framework: framework.to_string(),
+            version: version.to_string(),
+            control: control.to_string(),
+        });
+        self
+    }
+
+    pub fn remediation(mut self, guidance: &str, references: &[&str]) -> Self {
+        self.remediation.guidance = guidance.to_string();
+        self.remediation.references = references.iter().map(|r| r.to_string()).collect();
+        self
+    }
+
+    pub fn tags<const N: usize>(mut self, tags: [&str; N]) -> Self {
+        self.tags = tags.iter().map(|t| t.to_string()).collect();
+        self
+    }
+}
