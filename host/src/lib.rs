@@ -7,6 +7,7 @@
 //! all. [`scan`] wires the stages together; [`catalog`] decides which
 //! plugins and policies run.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod collect;
@@ -15,3 +16,4 @@ pub mod report;
 pub mod runtime;
 pub mod scan;
 pub mod store;
+pub mod testing;

@@ -1,1 +1,10 @@
+//! End-to-end tests: the built `stance` binary against real wasm components
+//! built from source in this run, real SQLite files and real processes.
 
+mod cases;
+mod containment;
+mod demo;
+mod inputs;
+mod plugins;
+mod store;
+mod support;

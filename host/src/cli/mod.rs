@@ -5,6 +5,7 @@
 //! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 errors.
 
 mod assets;
+mod bench;
 
 mod findings;
 mod plugins;
@@ -65,6 +66,8 @@ enum Command {
     Plugins(plugins::Command),
     /// Measure throughput, cold start and memory (writes BENCHMARKS-style Markdown)
 
+    /// Measure scan throughput, native-versus-wasm cost, cold start and memory (Markdown for BENCHMARKS.md)
+    Bench(bench::Args),
     /// Print versions of Stance, its WIT contract, wasmtime and the database schema
     Version,
 }
@@ -95,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policies(cmd) => policies::run(&ctx, cmd),
         Command::Plugins(cmd) => plugins::run(&ctx, cmd),
 
+        Command::Bench(args) => bench::run(&ctx, args),
         Command::Version => version(&ctx),
     }
 }

@@ -3,5 +3,6 @@
 //! evaluate rules or write to the store.
 
 pub mod snapshot;
+pub mod synthetic;
 
 pub use snapshot::{Scope, Snapshot, SnapshotError};

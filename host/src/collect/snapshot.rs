@@ -145,7 +145,8 @@ fn invalid(file: &Path, place: impl Into<String>, message: impl Into<String>) ->
     }
 }
 
-fn read_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
+/// Parse the text of a JSON snapshot; `path` names it in errors.
+pub fn read_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     let doc: Document = serde_path_to_error::deserialize(de).map_err(|e| {
         let place = match e.path().to_string().as_str() {

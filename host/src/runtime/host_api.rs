@@ -119,7 +119,7 @@ impl Host for StoreData {
                 cut -= 1;
             }
             message.truncate(cut);
-            message.push_str("…");
+            message.push('…');
         }
         let plugin = &*self.plugin;
         match level {

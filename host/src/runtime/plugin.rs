@@ -145,10 +145,11 @@ pub enum PluginLoadError {
         origin: String,
         failure: PluginFailure,
     },
-    #[error("{origin}: plugin {plugin} refused its settings: {message}")]
+    #[error("{origin}: {who} refused its settings: {message}")]
     Settings {
         origin: String,
-        plugin: String,
+        /// `plugin NAME`, or `the plugin` when it failed before naming itself.
+        who: String,
         message: String,
     },
     #[error("{origin}: describes itself wrongly: {message}")]
@@ -237,7 +238,7 @@ impl Plugin {
             other => {
                 return Err(PluginLoadError::Settings {
                     origin,
-                    plugin: "?".into(),
+                    who: "the plugin".into(),
                     message: format!("settings must be an object, not {other}"),
                 });
             }
@@ -261,7 +262,7 @@ impl Plugin {
             Err(e) => {
                 return Err(PluginLoadError::Settings {
                     origin,
-                    plugin: "?".into(),
+                    who: "the plugin".into(),
                     message: e.message,
                 });
             }
@@ -269,7 +270,7 @@ impl Plugin {
         let (rules, settings_spec) = validate_info(&info, &origin)?;
         check_settings(&settings, &settings_spec).map_err(|message| PluginLoadError::Settings {
             origin: origin.clone(),
-            plugin: info.name.clone(),
+            who: format!("plugin {}", info.name),
             message,
         })?;
         let rule_index = rules

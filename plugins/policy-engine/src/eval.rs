@@ -45,7 +45,10 @@ pub struct Evaluator<'a, 's> {
 
 struct Out<'a> {
     val: Cow<'a, Value>,
+    /// The concrete path the value was read from (only when tracing).
     path: Option<String>,
+    /// For a function's result: the value at `path` it was computed from.
+    raw: Option<Value>,
     ev: Vec<Evidence>,
 }
 
@@ -54,8 +57,27 @@ impl<'a> Out<'a> {
         Out {
             val,
             path: None,
+            raw: None,
             ev: Vec::new(),
         }
+    }
+
+    /// Evidence for this operand of `condition`: its path, the value found
+    /// there, and (for a function) what the function made of it.
+    fn evidence(self, condition: &str, operand: &str) -> Option<Evidence> {
+        let path = self.path?;
+        Some(match self.raw {
+            Some(raw) => Evidence {
+                path,
+                actual: raw,
+                expected: format!("{condition} (where {operand} = {})", self.val),
+            },
+            None => Evidence {
+                path,
+                actual: self.val.into_owned(),
+                expected: condition.to_string(),
+            },
+        })
     }
 }
 
@@ -131,14 +153,15 @@ impl<'a, 's> Evaluator<'a, 's> {
             ));
         };
         let mut ev = out.ev;
-        if self.trace && ev.is_empty() {
-            if let Some(path) = out.path {
-                ev.push(Evidence {
-                    path,
-                    actual: Value::Bool(b),
-                    expected: format!("{} == true", self.text(expr.span())),
-                });
-            }
+        if self.trace
+            && ev.is_empty()
+            && let Some(path) = out.path
+        {
+            ev.push(Evidence {
+                path,
+                actual: Value::Bool(b),
+                expected: format!("{} == true", self.text(expr.span())),
+            });
         }
         Ok((b, ev))
     }
@@ -173,6 +196,7 @@ impl<'a, 's> Evaluator<'a, 's> {
                 Ok(Out {
                     val,
                     path,
+                    raw: None,
                     ev: Vec::new(),
                 })
             }
@@ -209,17 +233,14 @@ impl<'a, 's> Evaluator<'a, 's> {
                 Ok(Out {
                     val,
                     path,
+                    raw: None,
                     ev: Vec::new(),
                 })
             }
             Expr::Not(inner, _) => {
                 let out = self.eval(inner)?;
                 let (b, ev) = self.boolean(out, inner)?;
-                Ok(Out {
-                    val: Cow::Owned(Value::Bool(!b)),
-                    path: None,
-                    ev,
-                })
+                Ok(bool_out(!b, ev))
             }
             Expr::And(l, r, _) => {
                 let lo = self.eval(l)?;
@@ -248,17 +269,11 @@ impl<'a, 's> Evaluator<'a, 's> {
                 Ok(bool_out(false, merge(lev, rev)))
             }
             Expr::Exists(inner, positive, span) => {
-                let out = self.eval(inner)?;
+                let mut out = self.eval(inner)?;
                 let present = !out.val.is_null();
-                let mut ev = out.ev;
+                let mut ev = std::mem::take(&mut out.ev);
                 if self.trace {
-                    if let Some(path) = out.path {
-                        ev.push(Evidence {
-                            path,
-                            actual: out.val.into_owned(),
-                            expected: self.text(*span).to_string(),
-                        });
-                    }
+                    ev.extend(out.evidence(self.text(*span), self.text(inner.span())));
                 }
                 Ok(bool_out(present == *positive, ev))
             }
@@ -269,37 +284,25 @@ impl<'a, 's> Evaluator<'a, 's> {
                 regex,
                 span,
             } => {
-                let l = self.eval(lhs)?;
-                let r = self.eval(rhs)?;
+                let mut l = self.eval(lhs)?;
+                let mut r = self.eval(rhs)?;
                 let result = compare(*op, &l, &r, regex.as_ref(), *span)?;
-                let mut ev = merge(l.ev, r.ev);
+                let mut ev = merge(std::mem::take(&mut l.ev), std::mem::take(&mut r.ev));
                 if self.trace {
-                    let expected = self.text(*span);
-                    for side in [(l.path, l.val), (r.path, r.val)] {
-                        if let (Some(path), val) = side {
-                            ev.push(Evidence {
-                                path,
-                                actual: val.into_owned(),
-                                expected: expected.to_string(),
-                            });
-                        }
-                    }
+                    let condition = self.text(*span);
+                    ev.extend(l.evidence(condition, self.text(lhs.span())));
+                    ev.extend(r.evidence(condition, self.text(rhs.span())));
                 }
                 Ok(bool_out(result, ev))
             }
             Expr::Call(func, arg, span) => {
                 let a = self.eval(arg)?;
                 let val = call(*func, &a, self.scope.collected_at, *span)?;
-                let name = match func {
-                    Func::Len => "len",
-                    Func::Lower => "lower",
-                    Func::Upper => "upper",
-                    Func::DaysSince => "days_since",
-                    Func::Keys => "keys",
-                };
+                let raw = a.path.is_some().then(|| a.val.into_owned());
                 Ok(Out {
                     val: Cow::Owned(val),
-                    path: a.path.map(|p| format!("{name}({p})")),
+                    path: a.path,
+                    raw,
                     ev: a.ev,
                 })
             }
@@ -331,6 +334,7 @@ impl<'a, 's> Evaluator<'a, 's> {
         Ok(Out {
             val,
             path: self.trace.then_some(path),
+            raw: None,
             ev: Vec::new(),
         })
     }
@@ -362,14 +366,15 @@ impl<'a, 's> Evaluator<'a, 's> {
             }
         };
         let mut collected = Vec::new();
-        if items.is_empty() && self.trace {
-            if let Some(path) = &list_out.path {
-                collected.push(Evidence {
-                    path: path.clone(),
-                    actual: Value::Array(Vec::new()),
-                    expected: self.text(span).to_string(),
-                });
-            }
+        if items.is_empty()
+            && self.trace
+            && let Some(path) = &list_out.path
+        {
+            collected.push(Evidence {
+                path: path.clone(),
+                actual: Value::Array(Vec::new()),
+                expected: self.text(span).to_string(),
+            });
         }
         let decisive = q == Quantifier::Any;
         for (i, item) in items.into_iter().enumerate() {
@@ -394,6 +399,7 @@ fn bool_out<'a>(b: bool, ev: Vec<Evidence>) -> Out<'a> {
     Out {
         val: Cow::Owned(Value::Bool(b)),
         path: None,
+        raw: None,
         ev,
     }
 }
@@ -418,9 +424,10 @@ fn project<'a>(
 }
 
 fn describe(out: &Out<'_>) -> String {
-    match &out.path {
-        Some(p) => format!("`{p}` ({} {})", kind(&out.val), show(&out.val)),
-        None => format!("{} {}", kind(&out.val), show(&out.val)),
+    match (&out.path, &out.raw) {
+        (Some(p), Some(_)) => format!("{} {} computed from `{p}`", kind(&out.val), show(&out.val)),
+        (Some(p), None) => format!("`{p}` ({} {})", kind(&out.val), show(&out.val)),
+        (None, _) => format!("{} {}", kind(&out.val), show(&out.val)),
     }
 }
 

@@ -85,6 +85,40 @@ fn yes() -> bool {
     true
 }
 
+/// A file holds one policy (a mapping) or a list of them; parsed in one pass
+/// so that errors keep their position in the file.
+struct OneOrMany(Vec<PolicyDoc>);
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a policy (a mapping) or a list of policies")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<OneOrMany, A::Error> {
+                PolicyDoc::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|p| OneOrMany(vec![p]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                Vec::<PolicyDoc>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<OneOrMany, E> {
+                Ok(OneOrMany(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A `{{path}}` placeholder or literal text of a finding message.
 #[derive(Debug)]
 pub(crate) enum Piece {
@@ -140,24 +174,20 @@ pub fn load_file(file: &str, text: &str) -> Result<Vec<Policy>, Vec<LoadError>> 
             message: strip_location(&e.to_string()),
         }
     };
-    let shape: serde_norway::Value = serde_norway::from_str(text).map_err(|e| vec![located(&e)])?;
-    let docs: Vec<PolicyDoc> = match shape {
-        serde_norway::Value::Sequence(_) => {
-            serde_norway::from_str(text).map_err(|e| vec![located(&e)])?
-        }
-        serde_norway::Value::Mapping(_) => {
-            vec![serde_norway::from_str(text).map_err(|e| vec![located(&e)])?]
-        }
-        serde_norway::Value::Null => Vec::new(),
-        _ => {
-            return Err(vec![LoadError {
-                file: file.to_string(),
-                line: 1,
-                column: 1,
-                policy_id: None,
-                message: "a policy file holds a policy (a mapping) or a list of policies".into(),
-            }]);
-        }
+    // JSON is the fast path (hosts may transcode YAML they have already
+    // validated); anything else, or JSON that does not parse, goes through
+    // the YAML parser, whose errors carry the file's own positions.
+    let as_json = text
+        .trim_start()
+        .starts_with(['{', '['])
+        .then(|| serde_json::from_str::<OneOrMany>(text).ok())
+        .flatten();
+    let docs: Vec<PolicyDoc> = match as_json {
+        Some(OneOrMany(docs)) => docs,
+        None => match serde_norway::from_str::<OneOrMany>(text) {
+            Ok(OneOrMany(docs)) => docs,
+            Err(e) => return Err(vec![located(&e)]),
+        },
     };
     let positions = expression_positions(text);
     let mut policies = Vec::new();
@@ -221,16 +251,14 @@ fn compile(file: &str, doc: PolicyDoc, pos: Option<&ScalarPos>) -> Result<Policy
             0,
         ));
     }
-    if let Some(kind) = &doc.check.kind {
-        if kind != "expression" {
-            return Err(fail(
-                format!(
-                    "check.type {kind:?} is not supported; the only check type is `expression`"
-                ),
-                0,
-                0,
-            ));
-        }
+    if let Some(kind) = &doc.check.kind
+        && kind != "expression"
+    {
+        return Err(fail(
+            format!("check.type {kind:?} is not supported; the only check type is `expression`"),
+            0,
+            0,
+        ));
     }
     let expr = parse(&doc.check.expression).map_err(|e: SyntaxError| {
         let (line, column) = pos.map(|p| p.locate(e.offset)).unwrap_or((0, 0));

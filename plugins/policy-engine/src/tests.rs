@@ -290,6 +290,24 @@ fn evidence_names_the_deciding_paths() {
     let (_, _, ev) = run("all(resource.keys, item.age < 90)", b);
     assert_eq!(ev[0].path, "resource.keys[1].age");
     assert_eq!(ev[0].actual, json!(200));
+
+    // A function's evidence is the field it read, with what it computed.
+    let b = json!({"keys": [{"created": "2026-01-01T00:00:00Z"}], "list": [1, 2]});
+    let (_, _, ev) = run(
+        "all(resource.keys, days_since(item.created) <= 90) and len(resource.list) == 2",
+        b.clone(),
+    );
+    assert_eq!(ev[0].path, "resource.keys[0].created");
+    assert_eq!(ev[0].actual, json!("2026-01-01T00:00:00Z"));
+    assert_eq!(
+        ev[0].expected,
+        "days_since(item.created) <= 90 (where days_since(item.created) = 304)"
+    );
+    let (_, _, ev) = run("len(resource.list) == 0", b);
+    assert_eq!(
+        (ev[0].path.as_str(), &ev[0].actual),
+        ("resource.list", &json!([1, 2]))
+    );
 }
 
 #[test]
@@ -423,4 +441,27 @@ fn a_file_may_hold_a_list_of_policies() {
 fn non_boolean_result_is_an_error() {
     assert_eq!(status("len(resource.x)", json!({})), Status::Error);
     assert_eq!(status("resource.s", json!({"s": "yes"})), Status::Error);
+}
+
+#[test]
+fn json_policy_files_take_the_fast_path_and_bad_json_falls_back_to_yaml_errors() {
+    let json = r#"{"id":"j","name":"J","severity":"low","resource_type":"aws_x","check":{"expression":"resource.a == 1"}}"#;
+    let set = PolicySet::load(&[SourceFile {
+        path: "j.yaml".into(),
+        text: json.into(),
+    }])
+    .unwrap();
+    assert_eq!(set.policies()[0].id, "j");
+    // `{` starts a YAML flow mapping too; YAML-only syntax still loads.
+    let flow = "{id: f, name: F, severity: low, resource_type: aws_x, check: {expression: 'true'}}";
+    assert!(
+        PolicySet::load(&[SourceFile {
+            path: "f.yaml".into(),
+            text: flow.into()
+        }])
+        .is_ok()
+    );
+    let e = load_err("{\"id\": \"x\", \"name\": \"X\", \"severty\": \"low\"}");
+    assert!(e.message.contains("severty"), "{e}");
+    assert_eq!(e.line, 1);
 }
