@@ -69,9 +69,7 @@ pub fn write(
             if rows.is_empty() {
                 return writeln!(out, "No findings match.");
             }
-            let mut t = table(&[
-                "SEVERITY", "STATUS", "RULE", "RESOURCE", "REGION", "MESSAGE",
-            ]);
+            let mut t = table(&["SEVERITY", "STATUS", "RULE", "RESOURCE", "MESSAGE"]);
             for f in rows {
                 let resource = if f.resource.name.is_empty() {
                     &f.resource.id
@@ -86,10 +84,23 @@ pub fn write(
                     severity_cell(f.severity, color),
                     status_cell(f.status, status, color),
                     Cell::new(&f.rule_id),
-                    Cell::new(format!("{resource}\n{}", f.resource.resource_type)),
-                    Cell::new(&f.resource.region),
+                    Cell::new(format!(
+                        "{resource}\n{} · {}",
+                        f.resource.resource_type, f.resource.region
+                    )),
                     Cell::new(&f.message),
                 ]);
+            }
+            // Identifiers never wrap; the message takes what width is left.
+            for i in 0..4 {
+                if let Some(c) = t.column_mut(i) {
+                    c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+                }
+            }
+            if let Some(c) = t.column_mut(4) {
+                c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+                    comfy_table::Width::Fixed(30),
+                ));
             }
             writeln!(out, "{t}")
         }

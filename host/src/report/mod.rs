@@ -40,12 +40,20 @@ pub fn use_color(to_file: bool) -> bool {
         && io::stdout().is_terminal()
 }
 
-/// A table in the house style, as wide as the terminal allows.
+/// A table in the house style, as wide as the terminal allows (or
+/// `$COLUMNS`, or 160 columns when the output is not a terminal).
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().copied());
+    if !io::stdout().is_terminal() {
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(160);
+        t.set_width(width);
+    }
     t
 }
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs
+# (idempotently), then checks formatting and lints and runs every test.
+#
+#   tests/run.sh            # everything
+#   tests/run.sh -- NAME    # only tests whose name contains NAME
+#
+# Build artifacts go to $CARGO_TARGET_DIR, by default a cache directory
+# outside the clone, so a second run rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stance-build/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain (rust-toolchain.toml)"
+if ! command -v cargo >/dev/null; then
+  echo "cargo is not installed; install rustup from https://rustup.rs and re-run" >&2
+  exit 2
+fi
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if command -v rustup >/dev/null; then
+  # rustup installs the pinned toolchain with its targets on first use; make
+  # that explicit so a missing download is reported here, clearly.
+  if ! rustup target list --installed --toolchain "$channel" 2>/dev/null | grep -qx wasm32-wasip2; then
+    rustup toolchain install "$channel" --profile minimal --component rustfmt,clippy --target wasm32-wasip2 || {
+      echo "cannot install Rust $channel with the wasm32-wasip2 target; run: rustup target add wasm32-wasip2 --toolchain $channel" >&2
+      exit 2
+    }
+  fi
+fi
+cargo --version
+echo "target dir: $CARGO_TARGET_DIR"
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --release --locked "$@"
