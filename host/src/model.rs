@@ -59,15 +59,14 @@ impl FromStr for Severity {
     }
 }
 
-/// The outcome of a rule on an asset. `Muted` is a host-side status for
-/// suppressed findings; plugins only report pass, fail and error.
+/// The outcome of a rule on an asset. `Error` means the rule could not
+/// decide, or its plugin failed on the batch; it is never counted as a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
     Fail,
     Error,
-    Muted,
 }
 
 impl Status {
@@ -76,7 +75,6 @@ impl Status {
             Status::Pass => "pass",
             Status::Fail => "fail",
             Status::Error => "error",
-            Status::Muted => "muted",
         }
     }
 }
@@ -94,9 +92,8 @@ impl FromStr for Status {
             "pass" => Ok(Status::Pass),
             "fail" => Ok(Status::Fail),
             "error" => Ok(Status::Error),
-            "muted" => Ok(Status::Muted),
             _ => Err(format!(
-                "unknown status {s:?}; use pass, fail, error or muted"
+                "unknown status {s:?}; use pass, fail or error"
             )),
         }
     }

@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, value_name = "SEVERITY")]
     min_severity: Option<Severity>,
 
-    /// Only these statuses: pass, fail, error, muted, or all (default: fail and error)
+    /// Only these statuses: pass, fail, error, or all (default: fail and error)
     #[arg(long, value_delimiter = ',', value_name = "STATUS")]
     status: Vec<String>,
 

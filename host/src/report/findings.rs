@@ -130,6 +130,5 @@ fn status_cell(s: Status, text: String, color: bool) -> Cell {
         Status::Fail => cell.fg(Color::Red),
         Status::Error => cell.fg(Color::Magenta),
         Status::Pass => cell.fg(Color::Green),
-        Status::Muted => cell.fg(Color::DarkGrey),
     }
 }
