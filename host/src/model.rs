@@ -92,9 +92,7 @@ impl FromStr for Status {
             "pass" => Ok(Status::Pass),
             "fail" => Ok(Status::Fail),
             "error" => Ok(Status::Error),
-            _ => Err(format!(
-                "unknown status {s:?}; use pass, fail or error"
-            )),
+            _ => Err(format!("unknown status {s:?}; use pass, fail or error")),
         }
     }
 }
@@ -135,6 +133,69 @@ impl FromStr for Lifecycle {
     }
 }
 
+/// A field of an asset's body that the collector could not read. Rules that
+/// read it report `error` on the asset instead of judging a `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    /// Top-level body field, e.g. `encryption`.
+    pub field: String,
+    /// The API operation that failed, e.g. `GetBucketEncryption`.
+    pub operation: String,
+    pub error: String,
+}
+
+/// Something a collector could not collect: a whole resource type in an
+/// account and region (`resource_types` non-empty), or an operation whose
+/// failure only left gaps in some assets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionError {
+    pub provider: String,
+    pub account: String,
+    pub region: String,
+    pub service: String,
+    pub operation: String,
+    /// `access-denied`, `region-disabled`, `throttled`, `unsupported`,
+    /// `timeout`, `network`, `not-built` or `other`.
+    pub kind: String,
+    pub message: String,
+    #[serde(default)]
+    pub resource_types: Vec<String>,
+}
+
+/// A finding imported from another source (Security Hub, Inspector2), stored
+/// beside Stance's own under that source's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedFinding {
+    /// `securityhub` or `inspector2`.
+    pub source: String,
+    /// The source's own id of the finding.
+    pub id: String,
+    /// The control, check or vulnerability id (`S3.8`, `CVE-2024-6387`).
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub resource_id: String,
+    pub resource_type: String,
+    pub account: String,
+    pub region: String,
+    pub message: String,
+    #[serde(default)]
+    pub compliance: Vec<ComplianceRef>,
+    #[serde(default)]
+    pub remediation: Remediation,
+    /// Source-specific detail (for vulnerabilities: CVE, CVSS, package, versions).
+    #[serde(default)]
+    pub details: serde_json::Value,
+    #[serde(default)]
+    pub first_seen: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
+}
+
 /// One cloud resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Asset {
@@ -148,6 +209,8 @@ pub struct Asset {
     pub collected_at: String,
     /// The body as JSON text (always an object).
     pub body: String,
+    /// Fields the collector could not read.
+    pub gaps: Vec<Gap>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +239,8 @@ pub struct Rule {
     pub compliance: Vec<ComplianceRef>,
     pub remediation: Remediation,
     pub tags: Vec<String>,
+    /// Body paths the rule reads; empty means any.
+    pub reads: Vec<String>,
 }
 
 impl Rule {

@@ -1,14 +1,16 @@
-//! The scan pipeline, end to end: collect (a snapshot), load the plugins,
-//! evaluate in parallel, and store everything in one transaction. Each
-//! stage is its own module; this one only wires them together.
+//! The scan pipeline, end to end: take a collection (a snapshot file or a
+//! live collection), load the plugins, evaluate in parallel, and store
+//! everything in one transaction. Each stage is its own module; this one
+//! only wires them together.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::{self, CatalogError};
-use crate::collect::{self, SnapshotError};
-use crate::model::now_rfc3339;
+use crate::collect::{Snapshot, SnapshotError};
+use crate::model::{self, CollectionError, Finding, Status, now_rfc3339};
 use crate::runtime::plugin::PluginLoadError;
 use crate::runtime::{EvaluationPlan, FailureRecord, Limits, Plugin, PluginSource, Runtime};
 use crate::store::{ScanMeta, ScanTotals, Store, StoreError};
@@ -35,10 +37,9 @@ pub enum ScanError {
     Threads(usize, String),
 }
 
-/// What to scan and how.
+/// What to scan with, and how.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    pub snapshot: PathBuf,
     /// Evaluate the built-in policy pack.
     pub builtin_policies: bool,
     /// Extra policy files or directories for the YAML engine.
@@ -52,10 +53,9 @@ pub struct ScanOptions {
     pub jobs: Option<usize>,
 }
 
-impl ScanOptions {
-    pub fn new(snapshot: PathBuf) -> Self {
+impl Default for ScanOptions {
+    fn default() -> Self {
         ScanOptions {
-            snapshot,
             builtin_policies: true,
             policy_paths: Vec::new(),
             plugins: Vec::new(),
@@ -87,6 +87,8 @@ pub struct ScanReport {
     pub totals: ScanTotals,
     pub plugins: Vec<PluginSummary>,
     pub failures: Vec<FailureRecord>,
+    /// What could not be collected (each also recorded as `error` results).
+    pub collection_errors: Vec<CollectionError>,
     pub batches: usize,
     #[serde(serialize_with = "as_secs")]
     pub elapsed: Duration,
@@ -101,6 +103,7 @@ impl ScanReport {
     /// Any failed plugin batch or any `error` result.
     pub fn has_errors(&self) -> bool {
         self.totals.plugin_failures > 0
+            || self.totals.collection_errors > 0
             || self.totals.by_status.get("error").copied().unwrap_or(0) > 0
     }
 }
@@ -132,19 +135,22 @@ pub fn load_plugins(rt: &Runtime, opts: &ScanOptions) -> Result<Vec<Plugin>, Sca
     Ok(plugins)
 }
 
-/// Run a scan of a snapshot into the store. `on_batch(done, total)` reports progress.
+/// Run a scan of a collection into the store. `source` names where the
+/// collection came from (`snapshot:FILE`, `aws`); `on_batch(done, total)`
+/// reports progress.
 pub fn run(
     rt: &Runtime,
     store: &mut Store,
+    snapshot: &Snapshot,
+    source: &str,
     opts: &ScanOptions,
     on_batch: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ScanReport, ScanError> {
     let start = Instant::now();
     let started_at = now_rfc3339();
-    let snapshot = collect::snapshot::read(&opts.snapshot)?;
     let plugins = load_plugins(rt, opts)?;
     let scope = snapshot.scope.key(&snapshot.provider);
-    let source = format!("snapshot:{}", opts.snapshot.display());
+    let source = source.to_string();
 
     let plan = EvaluationPlan::new(&plugins, &snapshot.assets, opts.batch_size);
     let total = plan.batches();
@@ -158,6 +164,9 @@ pub fn run(
     for p in &plugins {
         writer.add_rules(&p.name, &p.version, &p.digest, &p.rules)?;
     }
+    writer.add_collection_errors(&snapshot.errors)?;
+    writer.add_findings(&uncollected(&plugins, &snapshot.errors))?;
+    writer.add_imported(&snapshot.findings)?;
 
     let pool = {
         let mut b = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("stance-eval-{i}"));
@@ -219,10 +228,50 @@ pub fn run(
             })
             .collect(),
         failures,
+        collection_errors: snapshot.errors.clone(),
         batches: total,
         elapsed: start.elapsed(),
         peak_rss_bytes: peak_rss_bytes(),
     })
+}
+
+/// Every rule that reads a resource type which could not be collected in an
+/// account and region reports `error` there, on a stand-in resource named
+/// after the scope (`aws:123456789012:us-east-1:aws_ec2_instance`): its
+/// verdict is unknown, and unknown is never a pass.
+fn uncollected(plugins: &[Plugin], errors: &[CollectionError]) -> Vec<Finding> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for e in errors {
+        for t in &e.resource_types {
+            let scope_id = format!("{}:{}:{}:{t}", e.provider, e.account, e.region);
+            for p in plugins {
+                for rule in p.rules.iter().filter(|r| r.applies_to(t)) {
+                    if !seen.insert((rule.id.clone(), scope_id.clone())) {
+                        continue;
+                    }
+                    out.push(Finding {
+                        fingerprint: model::fingerprint(&rule.id, &scope_id),
+                        rule_id: rule.id.clone(),
+                        plugin: p.name.clone(),
+                        plugin_version: p.version.clone(),
+                        asset_id: scope_id.clone(),
+                        resource_type: t.clone(),
+                        account: e.account.clone(),
+                        region: e.region.clone(),
+                        severity: rule.severity,
+                        status: Status::Error,
+                        message: format!(
+                            "not collected: {} {} in account {} region {} failed ({}: {})",
+                            e.service, e.operation, e.account, e.region, e.kind, e.message
+                        ),
+                        evidence: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The process's peak resident set size (Linux), for reports and benchmarks.

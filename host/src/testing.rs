@@ -86,6 +86,7 @@ impl CaseAsset {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_COLLECTED_AT.to_string()),
             body: serde_json::Value::Object(self.body.clone()).to_string(),
+            gaps: Vec::new(),
         }
     }
 }

@@ -40,6 +40,14 @@ pub struct Args {
     #[arg(long = "type", value_name = "TYPE")]
     resource_type: Option<String>,
 
+    /// Only findings of these sources: stance, securityhub, inspector2 (comma-separated)
+    #[arg(long = "source", value_delimiter = ',', value_name = "SOURCE")]
+    sources: Vec<String>,
+
+    /// Also list imported findings that repeat one of Stance's own
+    #[arg(long)]
+    include_duplicates: bool,
+
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 
@@ -91,6 +99,8 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         rules: args.rule,
         lifecycle: args.lifecycle.map(|l| l.as_str().to_string()),
         resource_type: args.resource_type,
+        sources: args.sources,
+        include_duplicates: args.include_duplicates,
     })?;
     let mut out = report::open_output(args.output.as_deref())?;
     report::findings::write(

@@ -6,12 +6,14 @@
 
 mod assets;
 mod bench;
+mod collect;
 
 mod findings;
 mod plugins;
 mod policies;
 mod scan;
 mod scans;
+mod source;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -29,7 +31,7 @@ use crate::store::{self, Store};
     version,
     about = "Cloud security policy engine: every rule runs as a sandboxed WebAssembly component",
     after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 errors.\n\
-                  Environment: STANCE_DB_PATH, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, NO_COLOR."
+                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, NO_COLOR."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -50,8 +52,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Evaluate assets (from a snapshot) through the policy plugins and store the findings
+    /// Evaluate assets (a snapshot, or collected live) through the policy plugins and store the findings
     Scan(scan::Args),
+    /// Collect assets live and save them as a snapshot for offline scans
+    Collect(collect::Args),
     /// Query the findings of a scan (the latest by default)
     Findings(findings::Args),
     /// List the assets of a scan
@@ -92,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match cli.command {
         Command::Scan(args) => scan::run(&ctx, args),
+        Command::Collect(args) => collect::run(&ctx, args),
         Command::Findings(args) => findings::run(&ctx, args),
         Command::Assets(args) => assets::run(&ctx, args),
         Command::Scans(args) => scans::run(&ctx, args),

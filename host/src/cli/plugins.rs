@@ -37,7 +37,7 @@ pub struct ListArgs {
 pub fn run(_: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::List(a) = cmd;
     let rt = Runtime::new(ComponentCache::from_env())?;
-    let mut opts = ScanOptions::new(PathBuf::new());
+    let mut opts = ScanOptions::default();
     opts.plugins = a.plugins;
     opts.policy_paths = a.policies;
     opts.limits = Limits::default();

@@ -1,4 +1,4 @@
-//! `stance scan`: evaluate a snapshot and store the findings.
+//! `stance scan`: evaluate a snapshot or a live collection and store the findings.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::source::{self, SourceArgs};
 use super::{Globals, exit_code};
 use crate::model::{Severity, Status};
 use crate::report::{self, Format};
@@ -16,9 +17,8 @@ use crate::store::FindingFilter;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Snapshot of assets to scan (JSON or NDJSON, optionally gzipped; see docs/snapshot-format.md)
-    #[arg(long, value_name = "FILE")]
-    snapshot: PathBuf,
+    #[command(flatten)]
+    source: SourceArgs,
 
     /// Extra YAML policy file or directory (repeatable)
     #[arg(long = "policies", value_name = "PATH")]
@@ -68,8 +68,8 @@ pub struct Args {
 pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let mut store = ctx.store()?;
     let rt = Runtime::new(ComponentCache::from_env())?;
+    let (snapshot, label) = source::gather(&args.source, ctx.interactive())?;
     let opts = ScanOptions {
-        snapshot: args.snapshot.clone(),
         builtin_policies: !args.no_builtin_policies,
         policy_paths: args.policies.clone(),
         plugins: args.plugins.clone(),
@@ -95,11 +95,11 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let report = scan::run(&rt, &mut store, &opts, &|done, total| {
+    let report = scan::run(&rt, &mut store, &snapshot, &label, &opts, &|done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })
-    .with_context(|| format!("scanning {}", args.snapshot.display()))?;
+    .with_context(|| format!("scanning {label}"))?;
     bar.finish_and_clear();
 
     let rows = store.findings(&FindingFilter {

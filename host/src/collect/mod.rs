@@ -2,6 +2,8 @@
 //! into assets. Collectors only read sources and build assets; they never
 //! evaluate rules or write to the store.
 
+#[cfg(feature = "aws-core")]
+pub mod aws;
 pub mod snapshot;
 pub mod synthetic;
 

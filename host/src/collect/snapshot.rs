@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::model::Asset;
+use crate::model::{Asset, CollectionError, Gap, ImportedFinding};
 
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -52,11 +52,16 @@ impl Scope {
     }
 }
 
+/// A collection of assets, with what could not be collected.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub provider: String,
+    pub collected_at: Option<String>,
     pub scope: Scope,
     pub assets: Vec<Asset>,
+    pub errors: Vec<CollectionError>,
+    /// Findings of other sources collected with the assets.
+    pub findings: Vec<ImportedFinding>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +74,10 @@ struct Header {
     collected_at: Option<String>,
     #[serde(default)]
     scope: Option<Scope>,
+    #[serde(default)]
+    collection_errors: Vec<CollectionError>,
+    #[serde(default)]
+    imported_findings: Vec<ImportedFinding>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +90,10 @@ struct Document {
     collected_at: Option<String>,
     #[serde(default)]
     scope: Option<Scope>,
+    #[serde(default)]
+    collection_errors: Vec<CollectionError>,
+    #[serde(default)]
+    imported_findings: Vec<ImportedFinding>,
     assets: Vec<AssetDoc>,
 }
 
@@ -100,6 +113,8 @@ struct AssetDoc {
     #[serde(default)]
     collected_at: Option<String>,
     body: Box<RawValue>,
+    #[serde(default)]
+    gaps: Vec<Gap>,
 }
 
 struct Defaults {
@@ -176,7 +191,13 @@ pub fn read_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
         }
         assets.push(asset);
     }
-    Ok(finish(defaults.provider, doc.scope, assets))
+    Ok(finish(
+        defaults,
+        doc.scope,
+        assets,
+        doc.collection_errors,
+        doc.imported_findings,
+    ))
 }
 
 fn read_ndjson(
@@ -189,6 +210,8 @@ fn read_ndjson(
         collected_at: None,
     };
     let mut scope = None;
+    let mut errors = Vec::new();
+    let mut findings = Vec::new();
     let mut seen = HashSet::new();
     let mut assets = Vec::new();
     let lines = std::iter::once(Ok(first)).chain(reader.lines());
@@ -210,6 +233,8 @@ fn read_ndjson(
             defaults.provider = header.provider.unwrap_or(defaults.provider);
             defaults.collected_at = header.collected_at;
             scope = header.scope;
+            errors = header.collection_errors;
+            findings = header.imported_findings;
             continue;
         }
         let doc: AssetDoc = parse_line(path, &place, &line)?;
@@ -223,7 +248,7 @@ fn read_ndjson(
         }
         assets.push(asset);
     }
-    Ok(finish(defaults.provider, scope, assets))
+    Ok(finish(defaults, scope, assets, errors, findings))
 }
 
 fn parse_line<T: serde::de::DeserializeOwned>(
@@ -323,7 +348,88 @@ fn to_asset(path: &Path, place: &str, a: AssetDoc, d: &Defaults) -> Result<Asset
         resource_type: a.resource_type,
         account: a.account,
         region: a.region,
+        gaps: a.gaps,
     })
+}
+
+/// Write a snapshot: NDJSON when the file name ends in `.ndjson` (or
+/// `.ndjson.gz`), JSON otherwise; gzip when it ends in `.gz`. The file is
+/// written beside its destination and renamed into place, so a reader never
+/// sees half a snapshot.
+pub fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let gzip = name.ends_with(".gz");
+    let ndjson = name.trim_end_matches(".gz").ends_with(".ndjson");
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    {
+        let file = std::io::BufWriter::new(tmp.as_file());
+        let mut out: Box<dyn Write> = if gzip {
+            Box::new(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::default(),
+            ))
+        } else {
+            Box::new(file)
+        };
+        let header = serde_json::json!({
+            "stance_snapshot": SNAPSHOT_VERSION,
+            "provider": snapshot.provider,
+            "collected_at": snapshot.collected_at,
+            "scope": snapshot.scope,
+            "collection_errors": snapshot.errors,
+            "imported_findings": snapshot.findings,
+        });
+        let asset_json = |a: &Asset| -> std::io::Result<serde_json::Value> {
+            let tags: serde_json::Map<String, serde_json::Value> = a
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            let mut v = serde_json::json!({
+                "id": a.id,
+                "resource_type": a.resource_type,
+                "provider": a.provider,
+                "account": a.account,
+                "region": a.region,
+                "name": a.name,
+                "tags": tags,
+                "collected_at": a.collected_at,
+                "body": serde_json::from_str::<serde_json::Value>(&a.body).map_err(std::io::Error::other)?,
+            });
+            if !a.gaps.is_empty() {
+                v["gaps"] = serde_json::to_value(&a.gaps).map_err(std::io::Error::other)?;
+            }
+            Ok(v)
+        };
+        if ndjson {
+            serde_json::to_writer(&mut out, &header)?;
+            out.write_all(b"\n")?;
+            for a in &snapshot.assets {
+                serde_json::to_writer(&mut out, &asset_json(a)?)?;
+                out.write_all(b"\n")?;
+            }
+        } else {
+            let mut doc = header;
+            doc["assets"] = serde_json::Value::Array(
+                snapshot
+                    .assets
+                    .iter()
+                    .map(asset_json)
+                    .collect::<std::io::Result<_>>()?,
+            );
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// The last segment of an ARN or path-like id.
@@ -331,7 +437,13 @@ pub fn default_name(id: &str) -> String {
     id.rsplit([':', '/']).next().unwrap_or(id).to_string()
 }
 
-fn finish(provider: String, scope: Option<Scope>, assets: Vec<Asset>) -> Snapshot {
+fn finish(
+    defaults: Defaults,
+    scope: Option<Scope>,
+    assets: Vec<Asset>,
+    errors: Vec<CollectionError>,
+    findings: Vec<ImportedFinding>,
+) -> Snapshot {
     let scope = scope.unwrap_or_else(|| Scope {
         accounts: assets
             .iter()
@@ -347,9 +459,12 @@ fn finish(provider: String, scope: Option<Scope>, assets: Vec<Asset>) -> Snapsho
             .collect(),
     });
     Snapshot {
-        provider,
+        provider: defaults.provider,
+        collected_at: defaults.collected_at,
         scope,
         assets,
+        errors,
+        findings,
     }
 }
 
@@ -386,6 +501,24 @@ mod tests {
             "{{\"stance_snapshot\":1,\"collected_at\":\"2026-11-20T09:30:00Z\"}}\n{ASSET}\n\n"
         ));
         assert_eq!(read(f.path()).unwrap().assets.len(), 1);
+    }
+
+    #[test]
+    fn written_snapshots_read_back() {
+        let f = write(&format!(
+            r#"{{"stance_snapshot":1,"collected_at":"2026-11-20T09:30:00Z","collection_errors":[{{"provider":"aws","account":"1","region":"us-east-1","service":"ec2","operation":"DescribeInstances","kind":"access-denied","message":"denied","resource_types":["aws_ec2_instance"]}}],"assets":[{ASSET}]}}"#
+        ));
+        let s = read(f.path()).unwrap();
+        assert_eq!(s.errors.len(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["s.json", "s.ndjson", "s.json.gz", "s.ndjson.gz"] {
+            let path = dir.path().join(name);
+            super::write(&path, &s).unwrap();
+            let back = read(&path).unwrap();
+            assert_eq!(back.assets, s.assets, "{name}");
+            assert_eq!(back.errors, s.errors, "{name}");
+            assert_eq!(back.scope, s.scope, "{name}");
+        }
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             p.name, p.version, p.rules, p.cache, p.compile_ms
         )?;
     }
+    collection_errors(out, &r.collection_errors)?;
     if !r.failures.is_empty() {
         writeln!(
             out,
@@ -71,6 +72,35 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
                 f.cause
             )?;
         }
+    }
+    Ok(())
+}
+
+/// What could not be collected, grouped by kind, so a reader sees at once
+/// which permissions or regions are missing.
+pub fn collection_errors(
+    out: &mut dyn Write,
+    errors: &[crate::model::CollectionError],
+) -> io::Result<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  not collected ({} error(s); rules that needed the data report error):",
+        errors.len()
+    )?;
+    for e in errors {
+        let types = if e.resource_types.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", e.resource_types.join(", "))
+        };
+        writeln!(
+            out,
+            "    {} {} {}/{} {}: {}{types}",
+            e.kind, e.service, e.account, e.region, e.operation, e.message
+        )?;
     }
     Ok(())
 }

@@ -82,14 +82,17 @@ fn run_job(plugin: &Plugin, job: &Job<'_>) -> BatchOutcome {
     let result = plugin.evaluate(&job.assets);
     let elapsed = start.elapsed();
     match result {
-        Ok(findings) => BatchOutcome {
-            plugin: job.plugin,
-            batch: job.batch,
-            assets: job.assets.len(),
-            findings,
-            failure: None,
-            elapsed,
-        },
+        Ok(mut findings) => {
+            undecidable_on_gaps(plugin, &job.assets, &mut findings);
+            BatchOutcome {
+                plugin: job.plugin,
+                batch: job.batch,
+                assets: job.assets.len(),
+                findings,
+                failure: None,
+                elapsed,
+            }
+        }
         Err(failure) => {
             tracing::warn!(
                 plugin = %plugin.name,
@@ -113,6 +116,40 @@ fn run_job(plugin: &Plugin, job: &Job<'_>) -> BatchOutcome {
                 }),
                 elapsed,
             }
+        }
+    }
+}
+
+/// A rule cannot judge an asset whose fields it reads were not collected:
+/// its result there becomes `error`, naming the field and the failed call,
+/// instead of a verdict on a `null` (rules that declare no reads are
+/// assumed to read every field).
+fn undecidable_on_gaps(plugin: &Plugin, assets: &[&Asset], findings: &mut [Finding]) {
+    if assets.iter().all(|a| a.gaps.is_empty()) {
+        return;
+    }
+    for f in findings.iter_mut() {
+        let Some(asset) = assets.iter().find(|a| a.id == f.asset_id) else {
+            continue;
+        };
+        let Some(rule) = plugin.rule(&f.rule_id) else {
+            continue;
+        };
+        let reads = |field: &str| {
+            rule.reads.is_empty()
+                || rule.reads.iter().any(|p| {
+                    p == field
+                        || p.strip_prefix(field)
+                            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                })
+        };
+        if let Some(gap) = asset.gaps.iter().find(|g| reads(&g.field)) {
+            f.status = Status::Error;
+            f.message = format!(
+                "cannot decide: `{}` was not collected ({}: {})",
+                gap.field, gap.operation, gap.error
+            );
+            f.evidence.clear();
         }
     }
 }

@@ -618,6 +618,7 @@ fn validate_info(
                 references: r.remediation.references.clone(),
             },
             tags: r.tags.clone(),
+            reads: r.reads.clone(),
         });
     }
     let mut settings = Vec::with_capacity(info.settings.len());

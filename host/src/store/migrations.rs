@@ -117,6 +117,33 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, fingerprint)
     ) WITHOUT ROWID;
     "#,
+    // 2: live collection. Findings imported from other sources (Security Hub,
+    // Inspector2) with their details and the Stance finding they duplicate;
+    // what could not be collected; and where each finding's resource lives,
+    // so that a resource type that was not collected is not taken as resolved.
+    r#"
+    ALTER TABLE findings ADD COLUMN source TEXT NOT NULL DEFAULT 'stance';
+    ALTER TABLE findings ADD COLUMN duplicate_of TEXT;
+    ALTER TABLE findings ADD COLUMN details TEXT;
+    CREATE INDEX findings_by_asset ON findings(scan_id, asset_id);
+
+    CREATE TABLE collection_errors (
+        scan_id        INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+        provider       TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        region         TEXT NOT NULL,
+        service        TEXT NOT NULL,
+        operation      TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        message        TEXT NOT NULL,
+        resource_types TEXT NOT NULL
+    );
+    CREATE INDEX collection_errors_by_scan ON collection_errors(scan_id);
+
+    ALTER TABLE finding_state ADD COLUMN resource_type TEXT;
+    ALTER TABLE finding_state ADD COLUMN account TEXT;
+    ALTER TABLE finding_state ADD COLUMN region TEXT;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {

@@ -50,6 +50,12 @@ pub struct FindingRow {
     pub remediation: Remediation,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// `stance` for Stance's own rules; `securityhub`, `inspector2` for imported findings.
+    pub source: String,
+    /// The fingerprint of the Stance finding an imported one repeats.
+    pub duplicate_of: Option<String>,
+    /// Source-specific detail of imported findings (CVE, CVSS, package, versions).
+    pub details: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -64,6 +70,10 @@ pub struct FindingFilter {
     pub rules: Vec<String>,
     pub lifecycle: Option<String>,
     pub resource_type: Option<String>,
+    /// Only these sources (`stance`, `securityhub`, `inspector2`); empty means all.
+    pub sources: Vec<String>,
+    /// Also list imported findings that repeat one of Stance's own.
+    pub include_duplicates: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,7 +161,7 @@ impl Store {
             "SELECT f.scan_id, f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id), f.plugin, f.plugin_version,
                     f.severity, f.status, f.lifecycle, f.asset_id, f.resource_type, COALESCE(a.name, ''),
                     f.account, f.region, f.message, f.evidence, COALESCE(r.compliance, '[]'),
-                    COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen
+                    COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen, f.source, f.duplicate_of, f.details
              FROM findings f
              LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = f.rule_id
              LEFT JOIN assets a ON a.scan_id = f.scan_id AND a.id = f.asset_id
@@ -200,6 +210,18 @@ impl Store {
                 .map(|l| Sql::Text(l.clone()))
                 .collect(),
         );
+        any_of(
+            &mut sql,
+            "f.source",
+            filter
+                .sources
+                .iter()
+                .map(|s| Sql::Text(s.clone()))
+                .collect(),
+        );
+        if !filter.include_duplicates {
+            sql.push_str(" AND f.duplicate_of IS NULL");
+        }
         if let Some(min) = filter.min_severity {
             sql.push_str(" AND f.severity_rank >= ?");
             args.push(Sql::Integer(severity_rank(min)));
@@ -245,6 +267,11 @@ impl Store {
                 remediation: json_col(&r.get::<_, String>(17)?),
                 first_seen: r.get(18)?,
                 last_seen: r.get(19)?,
+                source: r.get(20)?,
+                duplicate_of: r.get(21)?,
+                details: r
+                    .get::<_, Option<String>>(22)?
+                    .and_then(|d| serde_json::from_str(&d).ok()),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -264,6 +291,27 @@ impl Store {
                 assets: r.get::<_, i64>(4)? as usize,
                 kind: r.get(5)?,
                 cause: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// What could not be collected in a scan.
+    pub fn collection_errors(&self, scan: i64) -> Result<Vec<crate::model::CollectionError>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT provider, account, region, service, operation, kind, message, resource_types
+             FROM collection_errors WHERE scan_id = ?1 ORDER BY account, region, service, operation",
+        )?;
+        let rows = stmt.query_map([scan], |r| {
+            Ok(crate::model::CollectionError {
+                provider: r.get(0)?,
+                account: r.get(1)?,
+                region: r.get(2)?,
+                service: r.get(3)?,
+                operation: r.get(4)?,
+                kind: r.get(5)?,
+                message: r.get(6)?,
+                resource_types: json_col(&r.get::<_, String>(7)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Result, Store};
-use crate::model::{Asset, Finding, Rule, Severity};
+use crate::model::{Asset, CollectionError, Finding, ImportedFinding, Rule, Severity};
 use crate::runtime::FailureRecord;
 
 /// What describes a scan before it runs.
@@ -33,6 +33,15 @@ pub struct ScanTotals {
     /// Failing findings by lifecycle, plus `resolved` (no longer failing).
     pub by_lifecycle: BTreeMap<String, usize>,
     pub plugin_failures: usize,
+    /// What could not be collected (errors of the collection, not of plugins).
+    #[serde(default)]
+    pub collection_errors: usize,
+    /// Findings imported from other sources, by source (duplicates of Stance's own excluded).
+    #[serde(default)]
+    pub imported: BTreeMap<String, usize>,
+    /// Imported findings that repeat one of Stance's own.
+    #[serde(default)]
+    pub duplicates: usize,
 }
 
 pub struct ScanWriter<'c> {
@@ -41,6 +50,7 @@ pub struct ScanWriter<'c> {
     meta: ScanMeta,
     assets: usize,
     failures: usize,
+    collection_errors: usize,
 }
 
 impl Store {
@@ -61,6 +71,7 @@ impl Store {
             meta,
             assets: 0,
             failures: 0,
+            collection_errors: 0,
         })
     }
 }
@@ -182,15 +193,80 @@ impl ScanWriter<'_> {
         Ok(())
     }
 
+    pub fn add_collection_errors(&mut self, errors: &[CollectionError]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO collection_errors (scan_id, provider, account, region, service, operation, kind, message, resource_types)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for e in errors {
+            stmt.execute(params![
+                self.scan_id,
+                e.provider,
+                e.account,
+                e.region,
+                e.service,
+                e.operation,
+                e.kind,
+                e.message,
+                json(&e.resource_types)
+            ])?;
+        }
+        self.collection_errors += errors.len();
+        Ok(())
+    }
+
+    /// Store findings of other sources under their own rules (`SOURCE:ID`).
+    pub fn add_imported(&mut self, findings: &[ImportedFinding]) -> Result<()> {
+        let mut rule = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO rules (scan_id, rule_id, plugin, plugin_version, plugin_digest, title, description, severity, resource_types, compliance, remediation, tags)
+             VALUES (?1, ?2, ?3, '', '', ?4, '', ?5, ?6, ?7, ?8, '[]')",
+        )?;
+        let mut row = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence, source, details)
+             VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '[]', ?4, ?13)",
+        )?;
+        for f in findings {
+            let rule_id = format!("{}:{}", f.source, f.rule_id);
+            rule.execute(params![
+                self.scan_id,
+                rule_id,
+                f.source,
+                f.title,
+                f.severity.as_str(),
+                json(&[&f.resource_type]),
+                json(&f.compliance),
+                json(&f.remediation),
+            ])?;
+            row.execute(params![
+                self.scan_id,
+                crate::model::fingerprint(&rule_id, &f.resource_id),
+                rule_id,
+                f.source,
+                f.resource_id,
+                f.resource_type,
+                f.account,
+                f.region,
+                f.severity.as_str(),
+                severity_rank(f.severity),
+                f.status.as_str(),
+                f.message,
+                json(&f.details),
+            ])?;
+        }
+        Ok(())
+    }
+
     /// Compute lifecycle, record the totals, and commit. Returns the scan id and totals.
     pub fn commit(self, finished_at: &str) -> Result<(i64, ScanTotals)> {
         let scope = self.meta.scope.clone();
+        mark_duplicates(&self.tx, self.scan_id)?;
         update_lifecycle(&self.tx, self.scan_id, &scope, finished_at)?;
         let resolved_gone = resolve_absent(&self.tx, self.scan_id, &scope)?;
         update_state(&self.tx, self.scan_id, &scope)?;
         let mut totals = totals(&self.tx, self.scan_id)?;
         totals.assets = self.assets;
         totals.plugin_failures = self.failures;
+        totals.collection_errors = self.collection_errors;
         *totals.by_lifecycle.entry("resolved".into()).or_default() += resolved_gone;
         self.tx.execute(
             "UPDATE scans SET status = 'complete', finished_at = ?2, assets = ?3, summary = ?4 WHERE id = ?1",
@@ -241,24 +317,54 @@ fn update_lifecycle(tx: &Connection, scan: i64, scope: &str, now: &str) -> Resul
 }
 
 /// Findings that failed last time and are not reported at all now (the
-/// resource is gone, or the rule no longer exists) count as resolved.
+/// resource is gone, or the rule no longer exists) count as resolved;
+/// unless their resource type could not be collected in their account and
+/// region this time, which says nothing about them.
 fn resolve_absent(tx: &Connection, scan: i64, scope: &str) -> Result<usize> {
     let n = tx.execute(
         "UPDATE finding_state SET last_status = 'absent', last_scan_id = ?1
          WHERE scope = ?2 AND last_status = 'fail'
-           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.scan_id = ?1 AND f.fingerprint = finding_state.fingerprint)",
+           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.scan_id = ?1 AND f.fingerprint = finding_state.fingerprint)
+           AND NOT EXISTS (
+               SELECT 1 FROM collection_errors e, json_each(e.resource_types) t
+               WHERE e.scan_id = ?1 AND t.value = finding_state.resource_type
+                 AND e.account = finding_state.account AND e.region = finding_state.region)",
         params![scan, scope],
     )?;
     Ok(n)
 }
 
+/// An imported finding repeats one of Stance's own when a Stance rule mapped
+/// to the same AWS FSBP control judged the same resource.
+fn mark_duplicates(tx: &Connection, scan: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE findings SET duplicate_of = (
+             SELECT ours.fingerprint
+             FROM findings ours
+             JOIN rules r ON r.scan_id = ours.scan_id AND r.rule_id = ours.rule_id, json_each(r.compliance) c
+             JOIN rules imp ON imp.scan_id = findings.scan_id AND imp.rule_id = findings.rule_id, json_each(imp.compliance) ic
+             WHERE ours.scan_id = findings.scan_id AND ours.source = 'stance'
+               AND ours.asset_id = findings.asset_id
+               AND json_extract(c.value, '$.framework') = 'aws-fsbp'
+               AND json_extract(ic.value, '$.framework') = 'aws-fsbp'
+               AND json_extract(c.value, '$.control') = json_extract(ic.value, '$.control')
+             ORDER BY ours.fingerprint LIMIT 1)
+         WHERE scan_id = ?1 AND source != 'stance'",
+        params![scan],
+    )?;
+    Ok(())
+}
+
 /// Remember this scan's pass/fail outcomes; `error` leaves the previous state as it was.
 fn update_state(tx: &Connection, scan: i64, scope: &str) -> Result<()> {
     tx.execute(
-        "INSERT INTO finding_state (scope, fingerprint, rule_id, asset_id, first_seen, last_seen, last_status, ever_failed, last_scan_id)
-         SELECT ?2, fingerprint, rule_id, asset_id, first_seen, last_seen, status, status = 'fail', ?1
-         FROM findings WHERE scan_id = ?1 AND status IN ('pass', 'fail')
+        "INSERT INTO finding_state (scope, fingerprint, rule_id, asset_id, first_seen, last_seen, last_status, ever_failed, last_scan_id, resource_type, account, region)
+         SELECT ?2, fingerprint, rule_id, asset_id, first_seen, last_seen, status, status = 'fail', ?1, resource_type, account, region
+         FROM findings WHERE scan_id = ?1 AND status IN ('pass', 'fail') AND duplicate_of IS NULL
          ON CONFLICT (scope, fingerprint) DO UPDATE SET
+            resource_type = excluded.resource_type,
+            account = excluded.account,
+            region = excluded.region,
             last_status = excluded.last_status,
             ever_failed = finding_state.ever_failed OR excluded.ever_failed,
             first_seen = COALESCE(finding_state.first_seen, excluded.first_seen),
@@ -272,18 +378,27 @@ fn update_state(tx: &Connection, scan: i64, scope: &str) -> Result<()> {
 fn totals(tx: &Connection, scan: i64) -> Result<ScanTotals> {
     let mut t = ScanTotals::default();
     let mut stmt = tx.prepare(
-        "SELECT status, severity, lifecycle, count(*) FROM findings WHERE scan_id = ?1 GROUP BY 1, 2, 3",
+        "SELECT status, severity, lifecycle, source, duplicate_of IS NOT NULL, count(*) FROM findings WHERE scan_id = ?1 GROUP BY 1, 2, 3, 4, 5",
     )?;
     let rows = stmt.query_map([scan], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
             r.get::<_, Option<String>>(2)?,
-            r.get::<_, i64>(3)? as usize,
+            r.get::<_, String>(3)?,
+            r.get::<_, bool>(4)?,
+            r.get::<_, i64>(5)? as usize,
         ))
     })?;
     for row in rows {
-        let (status, severity, lifecycle, n) = row?;
+        let (status, severity, lifecycle, source, duplicate, n) = row?;
+        if duplicate {
+            t.duplicates += n;
+            continue;
+        }
+        if source != "stance" {
+            *t.imported.entry(source).or_default() += n;
+        }
         t.findings += n;
         *t.by_status.entry(status.clone()).or_default() += n;
         if status == "fail" {

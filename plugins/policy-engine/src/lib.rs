@@ -11,6 +11,7 @@ mod eval;
 mod lexer;
 mod parser;
 mod policy;
+mod reads;
 
 use std::collections::HashMap;
 

@@ -146,6 +146,13 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The body paths the policy's expression may read (`encryption.enabled`,
+    /// `ingress[].cidr_ipv4`), for collectors' field contracts and for
+    /// marking results `error` when a field could not be collected.
+    pub fn reads(&self) -> Vec<String> {
+        crate::reads::body_paths(&self.expr)
+    }
+
     /// Does the policy apply to assets of `resource_type`?
     pub fn applies_to(&self, resource_type: &str) -> bool {
         type_matches(&self.resource_type, resource_type)

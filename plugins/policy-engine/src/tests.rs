@@ -465,3 +465,20 @@ fn json_policy_files_take_the_fast_path_and_bad_json_falls_back_to_yaml_errors()
     assert!(e.message.contains("severty"), "{e}");
     assert_eq!(e.line, 1);
 }
+
+#[test]
+fn reads_lists_the_body_paths_an_expression_may_touch() {
+    let s = set(
+        "resource.enc.enabled == true and any(resource.ingress, r => r.cidr == '0.0.0.0/0' and any(r.ports, item > 0)) and days_since(resource.keys[0].created) < 90 and asset.tags.owner exists and resource.policy.Condition[\"aws:x\"] == null",
+    );
+    assert_eq!(
+        s.policies()[0].reads(),
+        [
+            "enc.enabled",
+            "ingress[].cidr",
+            "ingress[].ports[]",
+            "keys[].created",
+            "policy.Condition.aws:x"
+        ]
+    );
+}

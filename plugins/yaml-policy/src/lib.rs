@@ -80,6 +80,7 @@ impl Policy for YamlPolicy {
                     references: p.remediation.references.clone(),
                 },
                 tags: p.tags.clone(),
+                reads: p.reads(),
             });
         }
         Ok(info)

@@ -52,6 +52,7 @@ impl RuleInfo {
                 references: Vec::new(),
             },
             tags: Vec::new(),
+            reads: Vec::new(),
         }
     }
 
@@ -78,6 +79,15 @@ impl RuleInfo {
     pub fn remediation(mut self, guidance: &str, references: &[&str]) -> Self {
         self.remediation.guidance = guidance.to_string();
         self.remediation.references = references.iter().map(|r| r.to_string()).collect();
+        self
+    }
+
+    /// Body paths the rule reads (`versioning.status`, `rules[].sse_algorithm`).
+    /// Declaring them lets Stance report `error` only for the rules whose data
+    /// could not be collected; without them, any missing field makes the
+    /// rule's result on that asset an `error`.
+    pub fn reads<const N: usize>(mut self, paths: [&str; N]) -> Self {
+        self.reads = paths.iter().map(|p| p.to_string()).collect();
         self
     }
 
