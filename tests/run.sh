@@ -34,6 +34,18 @@ fi
 cargo --version
 echo "target dir: $CARGO_TARGET_DIR"
 
+step "test services: moto (venv), faketime (Debian)"
+# The AWS tests run moto in server mode from a venv outside the clone; the
+# seed back-dates IAM users and keys with libfaketime.
+tests/aws/moto.sh install
+if ! dpkg -s faketime >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
+  $sudo apt-get install -y -q faketime >/dev/null || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q faketime >/dev/null
+  } || { echo "cannot install the Debian package faketime (apt-get install faketime)" >&2; exit 2; }
+fi
+
 step "format"
 cargo fmt --all -- --check
 

@@ -1,6 +1,8 @@
 //! End-to-end tests: the built `stance` binary against real wasm components
 //! built from source in this run, real SQLite files and real processes.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod cases;
 mod containment;
 mod demo;

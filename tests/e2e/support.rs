@@ -147,3 +147,74 @@ pub fn stderr(out: &Output) -> String {
 pub fn count(v: &Value, key: &str) -> u64 {
     v["scan"]["totals"]["by_status"][key].as_u64().unwrap_or(0)
 }
+
+/// The venv holding moto and boto3, installed by `tests/run.sh` (or `tests/aws/moto.sh install`).
+pub fn venv_python() -> PathBuf {
+    let venv = std::env::var_os("STANCE_MOTO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cache/stance-build/venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run tests/run.sh (or tests/aws/moto.sh install) to install moto",
+        python.display()
+    );
+    python
+}
+
+/// A moto server on 127.0.0.1, started by `tests/aws/moto.sh` and stopped on drop.
+pub struct Moto {
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start(env: &[(&str, &str)]) -> Moto {
+        venv_python();
+        let out = Command::new(root().join("tests/aws/moto.sh"))
+            .arg("start")
+            .envs(env.iter().copied())
+            .output()
+            .expect("run tests/aws/moto.sh");
+        assert!(out.status.success(), "moto did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let port = String::from_utf8_lossy(&out.stdout).trim().parse().expect("moto.sh prints the port");
+        Moto { port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Run `tests/aws/seed.py` (or another script there) against this server; returns its JSON manifest.
+    pub fn seed(&self, script: &str, args: &[&str]) -> Value {
+        let out = Command::new(venv_python())
+            .arg(root().join("tests/aws").join(script))
+            .arg("--endpoint")
+            .arg(self.endpoint())
+            .args(args)
+            .output()
+            .expect("run the seed");
+        assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("the seed prints a JSON manifest")
+    }
+
+    /// Point a stance command at this server with credentials of its own.
+    pub fn env(&self, cmd: &mut Command) {
+        cmd.env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = Command::new(root().join("tests/aws/moto.sh"))
+            .args(["stop", &self.port.to_string()])
+            .output();
+    }
+}

@@ -193,6 +193,7 @@ fn policy_json(p: &Policy) -> serde_json::Value {
         "tags": p.tags,
         "enabled": p.enabled,
         "file": p.file,
+        "reads": p.reads(),
     })
 }
 

@@ -537,16 +537,74 @@ async fn roles(ctx: &Ctx, c: &Client) -> Output {
 }
 
 async fn role(ctx: &Ctx, c: &Client, r: aws_sdk_iam::types::Role) -> Output {
-    let name = r.role_name().to_string();
+    let path = r.path().to_string();
+    role_asset(
+        ctx,
+        c,
+        RoleParts {
+            name: r.role_name().to_string(),
+            arn: r.arn().to_string(),
+            path,
+            create_date: doc::time(Some(r.create_date())),
+            trust: r
+                .assume_role_policy_document()
+                .map(|d| (d.to_string(), "ListRoles")),
+            attached_policies: None,
+            inline_policies: None,
+            max_session_duration: Some(r.max_session_duration().unwrap_or(3600)),
+        },
+    )
+    .await
+}
+
+/// What a role's asset is made of, from ListRoles or from another source (AWS
+/// Config). `None` fields are read from the IAM APIs.
+pub(super) struct RoleParts {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    pub create_date: Value,
+    /// The trust policy as AWS gave it, and the operation that gave it.
+    pub trust: Option<(String, &'static str)>,
+    /// `[{policy_name, policy_arn}]`.
+    pub attached_policies: Option<Value>,
+    /// `[{policy_name, document}]`, documents already normalized.
+    pub inline_policies: Option<Value>,
+    pub max_session_duration: Option<i32>,
+}
+
+/// A role's asset: GetRole (last use, tags, and whatever `parts` lacks), the
+/// attached and inline policies unless `parts` has them.
+pub(super) async fn role_asset(ctx: &Ctx, c: &Client, parts: RoleParts) -> Output {
+    let name = parts.name.clone();
     let mut g = Gaps::new(ctx, format!("role {name}"));
     let (got, attached, inline) = tokio::join!(
         ctx.call(c.get_role().role_name(&name).send()),
-        ctx.call(c.list_attached_role_policies().role_name(&name).send()),
-        inline_policies(ctx, c, Principal::Role(&name)),
+        async {
+            match parts.attached_policies {
+                Some(_) => None,
+                None => Some(
+                    ctx.call(c.list_attached_role_policies().role_name(&name).send())
+                        .await,
+                ),
+            }
+        },
+        async {
+            match parts.inline_policies {
+                Some(_) => None,
+                None => Some(inline_policies(ctx, c, Principal::Role(&name)).await),
+            }
+        },
     );
-    let (last_used, tags) = match got {
+    let mut trust_text = parts.trust;
+    let (last_used, tags, max_session_duration) = match got {
         Ok(full) => {
             let role = full.role();
+            if trust_text.is_none() {
+                trust_text = role
+                    .and_then(|r| r.assume_role_policy_document())
+                    .map(|d| (d.to_string(), "GetRole"));
+            }
             (
                 doc::time(
                     role.and_then(|r| r.role_last_used())
@@ -559,29 +617,43 @@ async fn role(ctx: &Ctx, c: &Client, r: aws_sdk_iam::types::Role) -> Output {
                         .collect()
                 })
                 .unwrap_or_default(),
+                parts
+                    .max_session_duration
+                    .or_else(|| role.and_then(|r| r.max_session_duration()))
+                    .map_or(json!(3600), |d| json!(d)),
             )
         }
-        Err(e) => (g.add("last_used_date", "GetRole", &e), Vec::new()),
+        Err(e) => {
+            let last_used = g.add("last_used_date", "GetRole", &e);
+            let max = match parts.max_session_duration {
+                Some(d) => json!(d),
+                None => g.add("max_session_duration", "GetRole", &e),
+            };
+            (last_used, Vec::new(), max)
+        }
     };
-    let trust = match r.assume_role_policy_document().map(doc::policy) {
-        Some(Ok(d)) => d,
-        Some(Err(m)) => {
+    let trust = match trust_text.map(|(text, op)| (doc::policy(&text), op)) {
+        Some((Ok(d), _)) => d,
+        Some((Err(m), op)) => {
             g.gaps.push(Gap {
                 field: "assume_role_policy".into(),
-                operation: "ListRoles".into(),
+                operation: op.into(),
                 error: m,
             });
             Value::Null
         }
         None => Value::Null,
     };
-    let attached_policies = match attached {
-        Ok(a) => attached_list(a.attached_policies()),
-        Err(e) => g.add("attached_policies", "ListAttachedRolePolicies", &e),
+    let attached_policies = match (parts.attached_policies, attached) {
+        (Some(v), _) => v,
+        (None, Some(Ok(a))) => attached_list(a.attached_policies()),
+        (None, Some(Err(e))) => g.add("attached_policies", "ListAttachedRolePolicies", &e),
+        (None, None) => Value::Null,
     };
-    let inline_policies = match inline {
-        Ok(v) => v,
-        Err((op, kind, message)) => {
+    let inline_policies = match (parts.inline_policies, inline) {
+        (Some(v), _) => v,
+        (None, Some(Ok(v))) => v,
+        (None, Some(Err((op, kind, message)))) => {
             g.gaps.push(Gap {
                 field: "inline_policies".into(),
                 operation: op.into(),
@@ -591,31 +663,24 @@ async fn role(ctx: &Ctx, c: &Client, r: aws_sdk_iam::types::Role) -> Output {
                 .push(ctx.error(SERVICE, op, kind, format!("role {name}: {message}"), &[]));
             Value::Null
         }
+        (None, None) => Value::Null,
     };
-    let path = r.path().to_string();
     let body = json!({
         "role_name": name,
-        "arn": r.arn(),
-        "path": path,
-        "create_date": doc::time(Some(r.create_date())),
+        "arn": parts.arn,
+        "path": parts.path,
+        "create_date": parts.create_date,
         "assume_role_policy": trust,
         "attached_policies": attached_policies,
         "inline_policies": inline_policies,
         "last_used_date": last_used,
-        "max_session_duration": r.max_session_duration().unwrap_or(3600),
-        "is_service_linked": path.starts_with("/aws-service-role/"),
+        "max_session_duration": max_session_duration,
+        "is_service_linked": parts.path.starts_with("/aws-service-role/"),
     });
     let mut out = Output::default();
     out.errors.extend(g.errors);
-    out.assets.push(ctx.asset(
-        "global",
-        r.arn().to_string(),
-        ROLE,
-        name,
-        tags,
-        body,
-        g.gaps,
-    ));
+    out.assets
+        .push(ctx.asset("global", parts.arn.clone(), ROLE, name, tags, body, g.gaps));
     out
 }
 
@@ -641,69 +706,23 @@ async fn policies(ctx: &Ctx, c: &Client) -> Output {
         }
     }
     let results: Vec<Output> = futures::stream::iter(policies)
-        .map(|p| async move {
-            let mut out = Output::default();
-            let arn = p.arn().unwrap_or_default().to_string();
-            let name = p.policy_name().unwrap_or_default().to_string();
-            let version = p.default_version_id().unwrap_or_default().to_string();
-            let mut gaps = Vec::new();
-            let document = match ctx
-                .call(
-                    c.get_policy_version()
-                        .policy_arn(&arn)
-                        .version_id(&version)
-                        .send(),
-                )
-                .await
-            {
-                Ok(v) => match v
-                    .policy_version()
-                    .and_then(|v| v.document())
-                    .map(doc::policy)
-                {
-                    Some(Ok(d)) => d,
-                    Some(Err(m)) => {
-                        gaps.push(Gap {
-                            field: "document".into(),
-                            operation: "GetPolicyVersion".into(),
-                            error: m,
-                        });
-                        Value::Null
-                    }
-                    None => Value::Null,
+        .map(|p| {
+            policy_asset(
+                ctx,
+                c,
+                PolicyParts {
+                    name: p.policy_name().unwrap_or_default().to_string(),
+                    arn: p.arn().unwrap_or_default().to_string(),
+                    attachment_count: p.attachment_count().unwrap_or(0),
+                    default_version_id: p.default_version_id().unwrap_or_default().to_string(),
+                    tags: p
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
+                    document: None,
                 },
-                Err(e) => {
-                    let (kind, message) = classify(&e);
-                    gaps.push(Gap {
-                        field: "document".into(),
-                        operation: "GetPolicyVersion".into(),
-                        error: message.clone(),
-                    });
-                    out.errors.push(ctx.error(
-                        SERVICE,
-                        "GetPolicyVersion",
-                        kind,
-                        format!("policy {name}: {message}"),
-                        &[],
-                    ));
-                    Value::Null
-                }
-            };
-            let body = json!({
-                "policy_name": name,
-                "arn": arn,
-                "attachment_count": p.attachment_count().unwrap_or(0),
-                "default_version_id": version,
-                "document": document,
-            });
-            let tags = p
-                .tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
-            out.assets
-                .push(ctx.asset("global", arn.clone(), POLICY, name, tags, body, gaps));
-            out
+            )
         })
         .buffer_unordered(8)
         .collect()
@@ -712,5 +731,80 @@ async fn policies(ctx: &Ctx, c: &Client) -> Output {
         out.extend(r);
     }
     let _ = s(None);
+    out
+}
+
+/// What a customer-managed policy's asset is made of, from ListPolicies or
+/// from another source (AWS Config).
+pub(super) struct PolicyParts {
+    pub name: String,
+    pub arn: String,
+    pub attachment_count: i32,
+    pub default_version_id: String,
+    pub tags: Vec<(String, String)>,
+    /// The default version's document as AWS gave it, and the operation that
+    /// gave it; `None` reads it with GetPolicyVersion.
+    pub document: Option<(String, &'static str)>,
+}
+
+/// A customer-managed policy's asset.
+pub(super) async fn policy_asset(ctx: &Ctx, c: &Client, p: PolicyParts) -> Output {
+    let mut out = Output::default();
+    let mut gaps = Vec::new();
+    let text = match p.document {
+        Some((text, op)) => Ok(Some((text, op))),
+        None => ctx
+            .call(
+                c.get_policy_version()
+                    .policy_arn(&p.arn)
+                    .version_id(&p.default_version_id)
+                    .send(),
+            )
+            .await
+            .map(|v| {
+                v.policy_version()
+                    .and_then(|v| v.document())
+                    .map(|d| (d.to_string(), "GetPolicyVersion"))
+            }),
+    };
+    let document = match text {
+        Ok(Some((text, op))) => match doc::policy(&text) {
+            Ok(d) => d,
+            Err(m) => {
+                gaps.push(Gap {
+                    field: "document".into(),
+                    operation: op.into(),
+                    error: m,
+                });
+                Value::Null
+            }
+        },
+        Ok(None) => Value::Null,
+        Err(e) => {
+            let (kind, message) = classify(&e);
+            gaps.push(Gap {
+                field: "document".into(),
+                operation: "GetPolicyVersion".into(),
+                error: message.clone(),
+            });
+            out.errors.push(ctx.error(
+                SERVICE,
+                "GetPolicyVersion",
+                kind,
+                format!("policy {}: {message}", p.name),
+                &[],
+            ));
+            Value::Null
+        }
+    };
+    let body = json!({
+        "policy_name": p.name,
+        "arn": p.arn,
+        "attachment_count": p.attachment_count,
+        "default_version_id": p.default_version_id,
+        "document": document,
+    });
+    out.assets
+        .push(ctx.asset("global", p.arn.clone(), POLICY, p.name, p.tags, body, gaps));
     out
 }

@@ -27,7 +27,8 @@ pub async fn collect(ctx: &Ctx) -> Output {
     out
 }
 
-fn client(ctx: &Ctx, region: &str) -> aws_sdk_s3::Client {
+/// An S3 client for the buckets of `region`.
+pub(super) fn client(ctx: &Ctx, region: &str) -> aws_sdk_s3::Client {
     let sdk = super::client::for_region(&ctx.sdk, region);
     let conf = aws_sdk_s3::config::Builder::from(&sdk)
         // Emulators (and some gateways) answer on one host: address buckets by path.
@@ -123,10 +124,16 @@ async fn buckets(ctx: &Ctx, out: &mut Output) {
 
 /// Per-operation failures across buckets, reported once each.
 #[derive(Default)]
-struct Failures(BTreeMap<(&'static str, &'static str), (Vec<String>, String)>);
+pub(super) struct Failures(BTreeMap<(&'static str, &'static str), (Vec<String>, String)>);
 
 impl Failures {
-    fn add(&mut self, op: &'static str, kind: &'static str, bucket: &str, message: String) {
+    pub(super) fn add(
+        &mut self,
+        op: &'static str,
+        kind: &'static str,
+        bucket: &str,
+        message: String,
+    ) {
         let entry = self
             .0
             .entry((op, kind))
@@ -134,7 +141,7 @@ impl Failures {
         entry.0.push(bucket.to_string());
     }
 
-    fn report(self, ctx: &Ctx, out: &mut Output) {
+    pub(super) fn report(self, ctx: &Ctx, out: &mut Output) {
         for ((op, kind), (buckets, message)) in self.0 {
             let shown: Vec<&str> = buckets.iter().take(5).map(String::as_str).collect();
             let more = if buckets.len() > 5 {
@@ -153,7 +160,93 @@ impl Failures {
     }
 }
 
-type BucketErrors = Vec<(&'static str, &'static str, String)>;
+/// Per-bucket failures: (operation, kind, message).
+pub(super) type BucketErrors = Vec<(&'static str, &'static str, String)>;
+
+/// Why one field of a bucket could not be read.
+pub(super) struct FieldError {
+    pub operation: &'static str,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn sdk<E, R>(
+        operation: &'static str,
+        err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    ) -> Self
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let (kind, message) = super::errors::classify(err);
+        FieldError {
+            operation,
+            kind,
+            message,
+        }
+    }
+}
+
+/// One body field of a bucket, or why it could not be read.
+pub(super) type Field = Result<Value, FieldError>;
+
+/// Everything a bucket's asset is made of besides its name, region and
+/// creation date: each field from the S3 APIs or from another source (AWS
+/// Config), whichever had it.
+pub(super) struct BucketFields {
+    pub encryption: Field,
+    pub versioning: Field,
+    pub logging: Field,
+    pub public_access_block: Field,
+    pub policy: Field,
+    pub acl: Field,
+    pub object_lock_enabled: Field,
+    pub ownership_controls: Field,
+    pub lifecycle_rules_count: Field,
+    pub tags: Result<Vec<(String, String)>, FieldError>,
+}
+
+impl BucketFields {
+    /// Every field from the S3 APIs, all calls at once.
+    pub(super) async fn fetch(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Self {
+        let (
+            encryption,
+            versioning,
+            logging,
+            public_access_block,
+            policy,
+            acl,
+            object_lock_enabled,
+            ownership_controls,
+            lifecycle_rules_count,
+            tags,
+        ) = tokio::join!(
+            encryption(ctx, c, name),
+            versioning(ctx, c, name),
+            logging(ctx, c, name),
+            public_access_block(ctx, c, name),
+            policy(ctx, c, name),
+            acl(ctx, c, name),
+            object_lock_enabled(ctx, c, name),
+            ownership_controls(ctx, c, name),
+            lifecycle_rules_count(ctx, c, name),
+            tags(ctx, c, name),
+        );
+        BucketFields {
+            encryption,
+            versioning,
+            logging,
+            public_access_block,
+            policy,
+            acl,
+            object_lock_enabled,
+            ownership_controls,
+            lifecycle_rules_count,
+            tags,
+        }
+    }
+}
 
 async fn bucket(
     ctx: &Ctx,
@@ -162,37 +255,16 @@ async fn bucket(
     region: &str,
     created: Option<aws_smithy_types::DateTime>,
 ) -> (crate::model::Asset, BucketErrors) {
-    let (enc, ver, log, pab, pol, acl, lock, own, life, tags) = tokio::join!(
-        ctx.call(c.get_bucket_encryption().bucket(name).send()),
-        ctx.call(c.get_bucket_versioning().bucket(name).send()),
-        ctx.call(c.get_bucket_logging().bucket(name).send()),
-        ctx.call(c.get_public_access_block().bucket(name).send()),
-        ctx.call(c.get_bucket_policy().bucket(name).send()),
-        ctx.call(c.get_bucket_acl().bucket(name).send()),
-        ctx.call(c.get_object_lock_configuration().bucket(name).send()),
-        ctx.call(c.get_bucket_ownership_controls().bucket(name).send()),
-        ctx.call(c.get_bucket_lifecycle_configuration().bucket(name).send()),
-        ctx.call(c.get_bucket_tagging().bucket(name).send()),
-    );
-    let mut gaps = Vec::new();
-    let mut errors: BucketErrors = Vec::new();
-    let mut gap = |field: &str, op: &'static str, kind: &'static str, message: String| {
-        gaps.push(Gap {
-            field: field.into(),
-            operation: op.into(),
-            error: message.clone(),
-        });
-        errors.push((op, kind, message));
-    };
-    macro_rules! failed {
-        ($field:expr, $op:expr, $err:expr) => {{
-            let (kind, message) = super::errors::classify(&$err);
-            gap($field, $op, kind, message);
-            Value::Null
-        }};
-    }
+    let fields = BucketFields::fetch(ctx, c, name).await;
+    bucket_asset(ctx, name, region, doc::time(created.as_ref()), fields)
+}
 
-    let encryption = match enc {
+/// `encryption`: GetBucketEncryption.
+pub(super) async fn encryption(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx
+        .call(c.get_bucket_encryption().bucket(name).send())
+        .await
+    {
         Ok(r) => {
             let rules: Vec<Value> = r
                 .server_side_encryption_configuration()
@@ -208,33 +280,51 @@ async fn bucket(
                     })
                 })
                 .collect();
-            json!({"enabled": !rules.is_empty(), "rules": rules})
+            Ok(json!({"enabled": !rules.is_empty(), "rules": rules}))
         }
         Err(e) if is_not_found(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
-            json!({"enabled": false, "rules": []})
+            Ok(json!({"enabled": false, "rules": []}))
         }
-        Err(e) => failed!("encryption", "GetBucketEncryption", e),
-    };
-    let versioning = match ver {
-        Ok(r) => json!({
+        Err(e) => Err(FieldError::sdk("GetBucketEncryption", &e)),
+    }
+}
+
+/// `versioning`: GetBucketVersioning.
+pub(super) async fn versioning(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx
+        .call(c.get_bucket_versioning().bucket(name).send())
+        .await
+    {
+        Ok(r) => Ok(json!({
             "status": r.status().map(|s| s.as_str()),
             "mfa_delete": r.mfa_delete().map(|m| m.as_str()),
-        }),
-        Err(e) => failed!("versioning", "GetBucketVersioning", e),
-    };
-    let logging = match log {
+        })),
+        Err(e) => Err(FieldError::sdk("GetBucketVersioning", &e)),
+    }
+}
+
+/// `logging`: GetBucketLogging.
+pub(super) async fn logging(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx.call(c.get_bucket_logging().bucket(name).send()).await {
         Ok(r) => {
             let target = r.logging_enabled();
-            json!({
+            Ok(json!({
                 "enabled": target.is_some(),
                 "target_bucket": target.map(|t| t.target_bucket()),
                 "target_prefix": target.map(|t| t.target_prefix()),
-            })
+            }))
         }
-        Err(e) => failed!("logging", "GetBucketLogging", e),
-    };
-    let public_access_block = match pab {
-        Ok(r) => r
+        Err(e) => Err(FieldError::sdk("GetBucketLogging", &e)),
+    }
+}
+
+/// `public_access_block`: GetPublicAccessBlock (bucket).
+pub(super) async fn public_access_block(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx
+        .call(c.get_public_access_block().bucket(name).send())
+        .await
+    {
+        Ok(r) => Ok(r
             .public_access_block_configuration()
             .map_or(Value::Null, |c| {
                 json!({
@@ -243,23 +333,32 @@ async fn bucket(
                     "block_public_policy": c.block_public_policy().unwrap_or(false),
                     "restrict_public_buckets": c.restrict_public_buckets().unwrap_or(false),
                 })
-            }),
-        Err(e) if is_not_found(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Value::Null,
-        Err(e) => failed!("public_access_block", "GetPublicAccessBlock", e),
-    };
-    let policy = match pol {
+            })),
+        Err(e) if is_not_found(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Ok(Value::Null),
+        Err(e) => Err(FieldError::sdk("GetPublicAccessBlock", &e)),
+    }
+}
+
+/// `policy`: GetBucketPolicy, normalized.
+pub(super) async fn policy(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx.call(c.get_bucket_policy().bucket(name).send()).await {
         Ok(r) => match r.policy().map(doc::policy) {
-            Some(Ok(p)) => p,
-            Some(Err(message)) => {
-                gap("policy", "GetBucketPolicy", "other", message);
-                Value::Null
-            }
-            None => Value::Null,
+            Some(Ok(p)) => Ok(p),
+            Some(Err(message)) => Err(FieldError {
+                operation: "GetBucketPolicy",
+                kind: "other",
+                message,
+            }),
+            None => Ok(Value::Null),
         },
-        Err(e) if is_not_found(&e, &["NoSuchBucketPolicy"]) => Value::Null,
-        Err(e) => failed!("policy", "GetBucketPolicy", e),
-    };
-    let acl = match acl {
+        Err(e) if is_not_found(&e, &["NoSuchBucketPolicy"]) => Ok(Value::Null),
+        Err(e) => Err(FieldError::sdk("GetBucketPolicy", &e)),
+    }
+}
+
+/// `acl`: GetBucketAcl.
+pub(super) async fn acl(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx.call(c.get_bucket_acl().bucket(name).send()).await {
         Ok(r) => {
             let grants: Vec<Value> = r
                 .grants()
@@ -274,53 +373,117 @@ async fn bucket(
                     })
                 })
                 .collect();
-            json!({"owner_id": r.owner().and_then(|o| o.id()), "grants": grants})
+            Ok(json!({"owner_id": r.owner().and_then(|o| o.id()), "grants": grants}))
         }
-        Err(e) => failed!("acl", "GetBucketAcl", e),
-    };
-    let object_lock_enabled = match lock {
-        Ok(r) => Value::Bool(
+        Err(e) => Err(FieldError::sdk("GetBucketAcl", &e)),
+    }
+}
+
+/// `object_lock_enabled`: GetObjectLockConfiguration.
+pub(super) async fn object_lock_enabled(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx
+        .call(c.get_object_lock_configuration().bucket(name).send())
+        .await
+    {
+        Ok(r) => Ok(Value::Bool(
             r.object_lock_configuration()
                 .and_then(|c| c.object_lock_enabled())
                 .is_some_and(|e| e.as_str() == "Enabled"),
-        ),
-        Err(e) if is_not_found(&e, &["ObjectLockConfigurationNotFoundError"]) => Value::Bool(false),
-        Err(e) => failed!("object_lock_enabled", "GetObjectLockConfiguration", e),
-    };
-    let ownership_controls = match own {
-        Ok(r) => s(r
+        )),
+        Err(e) if is_not_found(&e, &["ObjectLockConfigurationNotFoundError"]) => {
+            Ok(Value::Bool(false))
+        }
+        Err(e) => Err(FieldError::sdk("GetObjectLockConfiguration", &e)),
+    }
+}
+
+/// `ownership_controls`: GetBucketOwnershipControls.
+pub(super) async fn ownership_controls(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx
+        .call(c.get_bucket_ownership_controls().bucket(name).send())
+        .await
+    {
+        Ok(r) => Ok(s(r
             .ownership_controls()
             .and_then(|c| c.rules().first())
-            .map(|rule| rule.object_ownership().as_str())),
-        Err(e) if is_not_found(&e, &["OwnershipControlsNotFoundError"]) => Value::Null,
-        Err(e) => failed!("ownership_controls", "GetBucketOwnershipControls", e),
-    };
-    let lifecycle_rules_count = match life {
-        Ok(r) => json!(r.rules().len()),
-        Err(e) if is_not_found(&e, &["NoSuchLifecycleConfiguration"]) => json!(0),
-        Err(e) => failed!(
-            "lifecycle_rules_count",
-            "GetBucketLifecycleConfiguration",
-            e
-        ),
-    };
-    drop(gap);
-    let tags: Vec<(String, String)> = match tags {
-        Ok(r) => r
+            .map(|rule| rule.object_ownership().as_str()))),
+        Err(e) if is_not_found(&e, &["OwnershipControlsNotFoundError"]) => Ok(Value::Null),
+        Err(e) => Err(FieldError::sdk("GetBucketOwnershipControls", &e)),
+    }
+}
+
+/// `lifecycle_rules_count`: GetBucketLifecycleConfiguration.
+pub(super) async fn lifecycle_rules_count(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Field {
+    match ctx
+        .call(c.get_bucket_lifecycle_configuration().bucket(name).send())
+        .await
+    {
+        Ok(r) => Ok(json!(r.rules().len())),
+        Err(e) if is_not_found(&e, &["NoSuchLifecycleConfiguration"]) => Ok(json!(0)),
+        Err(e) => Err(FieldError::sdk("GetBucketLifecycleConfiguration", &e)),
+    }
+}
+
+/// The bucket's tags: GetBucketTagging.
+pub(super) async fn tags(
+    ctx: &Ctx,
+    c: &aws_sdk_s3::Client,
+    name: &str,
+) -> Result<Vec<(String, String)>, FieldError> {
+    match ctx.call(c.get_bucket_tagging().bucket(name).send()).await {
+        Ok(r) => Ok(r
             .tag_set()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
-        Err(e) if is_not_found(&e, &["NoSuchTagSet"]) => Vec::new(),
+            .collect()),
+        Err(e) if is_not_found(&e, &["NoSuchTagSet"]) => Ok(Vec::new()),
+        Err(e) => Err(FieldError::sdk("GetBucketTagging", &e)),
+    }
+}
+
+/// A bucket's asset from its fields: a field that could not be read is null
+/// with a gap, and its failure is returned for the collection's errors (a
+/// failure to read the tags is an error but no gap).
+pub(super) fn bucket_asset(
+    ctx: &Ctx,
+    name: &str,
+    region: &str,
+    creation_date: Value,
+    f: BucketFields,
+) -> (crate::model::Asset, BucketErrors) {
+    let mut gaps = Vec::new();
+    let mut errors: BucketErrors = Vec::new();
+    let mut field = |name: &str, value: Field| match value {
+        Ok(v) => v,
         Err(e) => {
-            let (kind, message) = super::errors::classify(&e);
-            errors.push(("GetBucketTagging", kind, message));
+            gaps.push(Gap {
+                field: name.into(),
+                operation: e.operation.into(),
+                error: e.message.clone(),
+            });
+            errors.push((e.operation, e.kind, e.message));
+            Value::Null
+        }
+    };
+    let encryption = field("encryption", f.encryption);
+    let versioning = field("versioning", f.versioning);
+    let logging = field("logging", f.logging);
+    let public_access_block = field("public_access_block", f.public_access_block);
+    let policy = field("policy", f.policy);
+    let acl = field("acl", f.acl);
+    let object_lock_enabled = field("object_lock_enabled", f.object_lock_enabled);
+    let ownership_controls = field("ownership_controls", f.ownership_controls);
+    let lifecycle_rules_count = field("lifecycle_rules_count", f.lifecycle_rules_count);
+    let tags = match f.tags {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push((e.operation, e.kind, e.message));
             Vec::new()
         }
     };
     let body = json!({
         "name": name,
-        "creation_date": doc::time(created.as_ref()),
+        "creation_date": creation_date,
         "encryption": encryption,
         "versioning": versioning,
         "logging": logging,
@@ -343,6 +506,31 @@ async fn bucket(
     (asset, errors)
 }
 
+/// The account-level block's settings, in the order `block_public_acls`,
+/// `ignore_public_acls`, `block_public_policy`, `restrict_public_buckets`.
+pub(super) type AccountBlock = [bool; 4];
+
+/// The account-level block's asset; `None` when the account has none.
+pub(super) fn account_block_asset(ctx: &Ctx, block: Option<AccountBlock>) -> crate::model::Asset {
+    let [acls, ignore, policy, restrict] = block.unwrap_or_default();
+    let body = json!({
+        "configured": block.is_some(),
+        "block_public_acls": acls,
+        "ignore_public_acls": ignore,
+        "block_public_policy": policy,
+        "restrict_public_buckets": restrict,
+    });
+    ctx.asset(
+        "global",
+        format!("arn:aws:s3::{}:account-public-access-block", ctx.account),
+        ACCOUNT_BLOCK,
+        "account-public-access-block".into(),
+        Vec::new(),
+        body,
+        Vec::new(),
+    )
+}
+
 async fn account_block(ctx: &Ctx, out: &mut Output) {
     let mut conf = aws_sdk_s3control::config::Builder::from(&ctx.sdk);
     if let Some(url) = ctx.custom_endpoint() {
@@ -351,27 +539,19 @@ async fn account_block(ctx: &Ctx, out: &mut Output) {
         conf = conf.endpoint_resolver(FixedEndpoint(url.to_string()));
     }
     let c = aws_sdk_s3control::Client::from_conf(conf.build());
-    let body = match ctx
+    let block = match ctx
         .call(c.get_public_access_block().account_id(&ctx.account).send())
         .await
     {
-        Ok(r) => {
-            let cfg = r.public_access_block_configuration();
-            json!({
-                "configured": cfg.is_some(),
-                "block_public_acls": cfg.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                "ignore_public_acls": cfg.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                "block_public_policy": cfg.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                "restrict_public_buckets": cfg.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
-            })
-        }
-        Err(e) if is_not_found(&e, &["NoSuchPublicAccessBlockConfiguration"]) => json!({
-            "configured": false,
-            "block_public_acls": false,
-            "ignore_public_acls": false,
-            "block_public_policy": false,
-            "restrict_public_buckets": false,
+        Ok(r) => r.public_access_block_configuration().map(|c| {
+            [
+                c.block_public_acls().unwrap_or(false),
+                c.ignore_public_acls().unwrap_or(false),
+                c.block_public_policy().unwrap_or(false),
+                c.restrict_public_buckets().unwrap_or(false),
+            ]
         }),
+        Err(e) if is_not_found(&e, &["NoSuchPublicAccessBlockConfiguration"]) => None,
         Err(e) => {
             out.errors.push(ctx.sdk_error(
                 SERVICE,
@@ -382,15 +562,7 @@ async fn account_block(ctx: &Ctx, out: &mut Output) {
             return;
         }
     };
-    out.assets.push(ctx.asset(
-        "global",
-        format!("arn:aws:s3::{}:account-public-access-block", ctx.account),
-        ACCOUNT_BLOCK,
-        "account-public-access-block".into(),
-        Vec::new(),
-        body,
-        Vec::new(),
-    ));
+    out.assets.push(account_block_asset(ctx, block));
 }
 
 #[derive(Debug)]

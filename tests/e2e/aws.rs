@@ -1,0 +1,262 @@
+//! Live AWS collection against moto in server mode on 127.0.0.1, seeded by
+//! `tests/aws/seed.py` with good and bad resources in two accounts: the
+//! whole pipeline from API calls to stored findings, the field contract
+//! between policies and collectors, and honest results when permissions
+//! are missing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::support::{Env, Moto, stderr};
+
+/// Results that moto 5.2.5 cannot give the Rust SDK: these must come out as
+/// `error` (never a verdict), with the reason.
+const EMULATOR_GAPS: &[(&str, &str)] = &[(
+    "aws-s3-bucket-versioning-enabled",
+    "GetBucketVersioning", // moto answers with the wrong XML root
+)];
+
+/// Fields no collector can fill on moto, by (type, top-level field).
+const EMULATOR_FIELD_GAPS: &[(&str, &str)] = &[("aws_s3_bucket", "versioning")];
+
+const ACCOUNTS: [&str; 2] = ["123456789012", "111111111111"];
+
+fn aws_args(extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["--provider".into(), "aws".into()];
+    for account in ACCOUNTS {
+        args.push("--role-arn".into());
+        args.push(format!("arn:aws:iam::{account}:role/stance-audit"));
+    }
+    for region in ["us-east-1", "eu-west-1"] {
+        args.push("--region".into());
+        args.push(region.into());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn run_json(env: &Env, moto: &Moto, args: &[String]) -> (i32, Value, String) {
+    let mut cmd = env.cmd();
+    moto.env(&mut cmd);
+    let out = cmd.args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("stance {args:?}: no JSON ({e}); stderr:\n{}", stderr(&out)));
+    (out.status.code().unwrap_or(-1), v, stderr(&out))
+}
+
+/// (rule, resource) → status of every result of the latest scan.
+fn results(env: &Env) -> HashMap<(String, String), (String, String)> {
+    let (_, all) = env.json(&["findings", "--status", "all", "--format", "json"]);
+    all.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                (f["rule_id"].as_str().unwrap().to_string(), f["resource"]["id"].as_str().unwrap().to_string()),
+                (f["status"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_seeded_account_scans_end_to_end_and_every_policy_field_is_collected() {
+    let moto = Moto::start(&[]);
+    let manifest = moto.seed("seed.py", &[]);
+    let env = Env::new();
+
+    // 1. The live scan of both accounts and two regions.
+    let mut args = vec!["scan".to_string()];
+    args.extend(aws_args(&["--format", "json", "-q"]));
+    let (code, scan, err) = run_json(&env, &moto, &args);
+    assert_eq!(code, 2, "moto's unsupported operations are collection errors: exit 2\n{err}");
+    let errors = scan["scan"]["collection_errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["operation"] == "GetBucketVersioning" && e["kind"] == "unsupported"),
+        "{errors:#?}"
+    );
+    let accounts: BTreeSet<&str> = scan["scan"]["scope"].as_str().unwrap().split(':').nth(1).unwrap().split(',').collect();
+    assert_eq!(accounts, BTreeSet::from(ACCOUNTS));
+
+    // 2. Every result the seed designed, pass or fail, on every resource it made.
+    let got = results(&env);
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    let resources = manifest["resources"].as_array().unwrap().iter().chain(manifest["implicit"].as_array().unwrap());
+    for r in resources {
+        let id = r["id"].as_str().unwrap();
+        for (expected, key) in [("pass", "pass"), ("fail", "fail")] {
+            for rule in r[key].as_array().into_iter().flatten() {
+                let rule = rule.as_str().unwrap();
+                checked += 1;
+                let want = match EMULATOR_GAPS.iter().find(|(p, _)| *p == rule) {
+                    Some(_) => "error",
+                    None => expected,
+                };
+                match got.get(&(rule.to_string(), id.to_string())) {
+                    Some((status, _)) if status == want => {}
+                    Some((status, message)) => problems.push(format!("{rule} on {id}: expected {want}, got {status} ({message})")),
+                    None => problems.push(format!("{rule} on {id}: expected {want}, got no result")),
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{} of {checked} designed results differ:\n{}", problems.len(), problems.join("\n"));
+    assert!(checked > 150, "only {checked} results checked");
+    for (rule, operation) in EMULATOR_GAPS {
+        let errors: Vec<_> = got.iter().filter(|((r, _), (s, _))| r == rule && s == "error").collect();
+        assert!(!errors.is_empty(), "{rule}");
+        assert!(errors.iter().all(|(_, (_, m))| m.contains(operation)), "{errors:?}");
+        assert!(!got.iter().any(|((r, _), (s, _))| r == rule && s == "pass"), "{rule} must never pass on unknown data");
+    }
+
+    // 3. Imported findings: Security Hub (de-duplicated against ours) and Inspector2.
+    let (_, hub) = env.json(&["findings", "--source", "securityhub", "--status", "all", "--include-duplicates", "--format", "json"]);
+    let hub = hub.as_array().unwrap();
+    let dup = hub
+        .iter()
+        .find(|f| f["resource"]["id"] == "arn:aws:s3:::stance-public-website" && f["rule_id"] == "securityhub:S3.8")
+        .unwrap_or_else(|| panic!("no S3.8 finding imported: {hub:#?}"));
+    assert!(dup["duplicate_of"].is_string(), "{dup:#}");
+    let (_, listed) = env.json(&["findings", "--source", "securityhub", "--status", "all", "--format", "json"]);
+    assert!(listed.as_array().unwrap().iter().all(|f| f["duplicate_of"].is_null()));
+    assert_eq!(listed.as_array().unwrap().len() + 1, hub.len());
+    let (_, vulns) = env.json(&["findings", "--source", "inspector2", "--format", "json"]);
+    let cves: BTreeSet<&str> = vulns.as_array().unwrap().iter().map(|f| f["details"]["cve"].as_str().unwrap()).collect();
+    assert_eq!(cves, BTreeSet::from(["CVE-2021-44228", "CVE-2023-0286", "CVE-2024-6387"]));
+    let ssh = vulns.as_array().unwrap().iter().find(|f| f["details"]["cve"] == "CVE-2024-6387").unwrap();
+    assert_eq!(ssh["details"]["package_name"], "openssh-server");
+    assert_eq!(ssh["details"]["cvss_score"], 8.1);
+    assert!(ssh["details"]["fixed_version"].is_string() && ssh["details"]["installed_version"].is_string());
+
+    // 4. The field contract: every path a policy reads exists in what the collector emitted.
+    let (_, policies) = env.json(&["policies", "list", "--format", "json"]);
+    let (_, assets) = env.json(&["assets", "--with-body", "--format", "json"]);
+    let mut by_type: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for a in assets.as_array().unwrap() {
+        by_type.entry(a["type"].as_str().unwrap()).or_default().push(&a["body"]);
+    }
+    let mut missing = Vec::new();
+    let mut paths_checked = 0;
+    for p in policies.as_array().unwrap() {
+        let ty = p["resource_type"].as_str().unwrap();
+        let bodies = by_type.get(ty).cloned().unwrap_or_default();
+        if bodies.is_empty() {
+            missing.push(format!("{}: no asset of type {ty} was collected", p["id"]));
+            continue;
+        }
+        for path in p["reads"].as_array().unwrap() {
+            let path = contract_path(path.as_str().unwrap());
+            let top = path.split(['.', '[']).next().unwrap();
+            if EMULATOR_FIELD_GAPS.contains(&(ty, top)) {
+                continue;
+            }
+            paths_checked += 1;
+            if !bodies.iter().any(|b| present(b, &path)) {
+                missing.push(format!("{}: `{path}` is in no {ty} the collector emitted", p["id"]));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert!(paths_checked > 80, "{paths_checked}");
+
+    // 5. Collect once, scan offline: the same results.
+    let snapshot = env.path("moto.json");
+    let mut collect = vec!["collect".to_string()];
+    collect.extend(aws_args(&["-q", "-o", snapshot.to_str().unwrap()]));
+    let mut cmd = env.cmd();
+    moto.env(&mut cmd);
+    let out = cmd.args(&collect).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let offline = Env::new();
+    let (code, v) = offline.json(&["scan", "--snapshot", snapshot.to_str().unwrap(), "--format", "json", "-q"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["scan"]["totals"]["by_status"], scan["scan"]["totals"]["by_status"]);
+    assert_eq!(v["scan"]["totals"]["assets"], scan["scan"]["totals"]["assets"]);
+}
+
+/// The part of a read path that the schema defines: stop at policy-document
+/// keys (PascalCase, as AWS writes them) and at condition keys (`aws:…`).
+fn contract_path(path: &str) -> String {
+    let mut out = String::new();
+    for seg in path.split('.') {
+        let name = seg.trim_end_matches("[]");
+        if name.starts_with(|c: char| c.is_ascii_uppercase()) || name.contains(':') {
+            break;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(seg);
+    }
+    out
+}
+
+/// Does `path` (`a.b[].c`) exist in `v` (a key present, in some element for lists)?
+fn present(v: &Value, path: &str) -> bool {
+    fn walk(v: &Value, segs: &[&str]) -> bool {
+        let Some((first, rest)) = segs.split_first() else { return true };
+        let (key, list) = match first.strip_suffix("[]") {
+            Some(k) => (k, true),
+            None => (*first, false),
+        };
+        let Some(child) = v.as_object().and_then(|o| o.get(key)) else { return false };
+        if list {
+            match child.as_array() {
+                Some(items) if rest.is_empty() => !items.is_empty() || child.is_array(),
+                Some(items) => items.iter().any(|i| walk(i, rest)),
+                None => false,
+            }
+        } else {
+            rest.is_empty() || walk(child, rest)
+        }
+    }
+    let segs: Vec<&str> = path.split('.').collect();
+    walk(v, &segs)
+}
+
+#[test]
+fn missing_permissions_and_unknown_data_are_errors_never_passes() {
+    // restricted.py turns moto's IAM enforcement on after seeding.
+    let moto = Moto::start(&[]);
+    let creds = moto.seed("restricted.py", &[]);
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    moto.env(&mut cmd);
+    cmd.env("AWS_ACCESS_KEY_ID", creds["access_key_id"].as_str().unwrap())
+        .env("AWS_SECRET_ACCESS_KEY", creds["secret_access_key"].as_str().unwrap());
+    let out = cmd
+        .args(["scan", "--provider", "aws", "--services", "s3,ec2", "--region", "us-east-1", "--format", "json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = v["scan"]["collection_errors"].as_array().unwrap();
+    // A denied list call: the whole type is not collected, and its rules report error for the scope.
+    let denied = errors
+        .iter()
+        .find(|e| e["service"] == "ec2" && e["kind"] == "access-denied")
+        .unwrap_or_else(|| panic!("{errors:#?}"));
+    assert_eq!(denied["account"], "123456789012");
+    assert_eq!(denied["region"], "us-east-1");
+    let all = env.json(&["findings", "--status", "all", "--format", "json"]).1;
+    let all = all.as_array().unwrap();
+    let ec2: Vec<&Value> = all.iter().filter(|f| f["rule_id"].as_str().unwrap().starts_with("aws-ec2-")).collect();
+    assert!(!ec2.is_empty());
+    assert!(ec2.iter().all(|f| f["status"] == "error"), "{ec2:#?}");
+    assert!(ec2.iter().any(|f| f["message"].as_str().unwrap().contains("not collected: ec2")));
+    // A denied detail call: only the rules reading that field report error on that bucket.
+    let enc = all
+        .iter()
+        .find(|f| f["rule_id"] == "aws-s3-bucket-default-encryption")
+        .unwrap_or_else(|| panic!("no encryption result"));
+    assert_eq!(enc["status"], "error", "{enc:#}");
+    assert!(enc["message"].as_str().unwrap().contains("encryption"), "{enc:#}");
+    let logging = all.iter().find(|f| f["rule_id"] == "aws-s3-bucket-access-logging").unwrap();
+    assert_ne!(logging["status"], "error", "a rule whose data was collected still decides: {logging:#}");
+    assert!(errors.iter().any(|e| e["operation"] == "GetBucketEncryption" && e["kind"] == "access-denied"), "{errors:#?}");
+    let summary = stderr(&out);
+    assert!(summary.is_empty() || summary.contains("not collected"), "{summary}");
+}
