@@ -48,37 +48,44 @@ fn emit_wasmtime_version(manifest_dir: &Path) {
 }
 
 fn list_policies(root: &Path, out_dir: &Path) {
-    let mut files = Vec::new();
-    collect_yaml(&root.join("policies"), &mut files);
-    files.sort();
-    let mut code = String::from("pub static POLICIES: &[(&str, &str)] = &[\n");
-    for f in &files {
-        let rel = f
-            .strip_prefix(root)
-            .expect("under root")
-            .to_string_lossy()
-            .replace('\\', "/");
-        writeln!(
-            code,
-            "    ({rel:?}, include_str!({:?})),",
-            f.display().to_string()
-        )
-        .expect("write");
+    let mut code = String::new();
+    for (name, dir, skip) in [
+        ("POLICIES", "policies", "frameworks"),
+        ("FRAMEWORKS", "policies/frameworks", ""),
+    ] {
+        let mut files = Vec::new();
+        collect_yaml(&root.join(dir), skip, &mut files);
+        files.sort();
+        writeln!(code, "pub static {name}: &[(&str, &str)] = &[").expect("write");
+        for f in &files {
+            let rel = f
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            writeln!(
+                code,
+                "    ({rel:?}, include_str!({:?})),",
+                f.display().to_string()
+            )
+            .expect("write");
+        }
+        code.push_str("];\n");
     }
-    code.push_str("];\n");
     fs::write(out_dir.join("builtin_policies.rs"), code).expect("write builtin_policies.rs");
 }
 
-/// Policy files: `*.yaml`/`*.yml` anywhere under `policies/`, except test cases under `tests/`.
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+/// `*.yaml`/`*.yml` anywhere under `dir`, except test cases under `tests/`
+/// and the directory named `skip` (framework catalogues are not policies).
+fn collect_yaml(dir: &Path, skip: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n != "tests") {
-                collect_yaml(&path, out);
+            if path.file_name().is_some_and(|n| n != "tests" && n != skip) {
+                collect_yaml(&path, skip, out);
             }
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);

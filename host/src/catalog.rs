@@ -27,7 +27,7 @@ pub enum CatalogError {
 
 /// Policy files to hand to the YAML engine: the built-in pack (unless
 /// excluded) and every `*.yaml`/`*.yml` under the given paths, except
-/// test cases in `tests/` directories.
+/// test cases in `tests/` and framework catalogues in `frameworks/`.
 pub fn policy_files(builtin: bool, paths: &[PathBuf]) -> Result<Vec<SourceFile>, CatalogError> {
     let mut files: Vec<SourceFile> = Vec::new();
     if builtin {
@@ -67,7 +67,10 @@ fn walk_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            if path.file_name().is_some_and(|n| n != "tests") {
+            if path
+                .file_name()
+                .is_some_and(|n| n != "tests" && n != "frameworks")
+            {
                 walk_yaml(&path, out)?;
             }
         } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {

@@ -41,7 +41,11 @@ iam.put_user_policy(
         }
     ),
 )
-request = urllib.request.Request(f"{args.endpoint}/moto-api/reset-auth", data=b"0", method="POST")
+# text/plain: under urllib's default (form-encoded) content type Flask parses the
+# body as a form and moto reads an empty body.
+request = urllib.request.Request(
+    f"{args.endpoint}/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"}
+)
 with urllib.request.urlopen(request) as answer:
     answer.read()
 print(json.dumps({"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"], "bucket": bucket}))

@@ -347,8 +347,15 @@ class Seeder:
         self.res("aws_iam_policy", p, ACCOUNT_A, "global", "stance-admin", fail=["aws-iam-policy-no-full-admin"])
         p = iam.create_policy(PolicyName="stance-star-colon-star", PolicyDocument=policy_doc(
             {"Effect": "Allow", "Action": ["*:*"], "Resource": ["*"]}))["Policy"]["Arn"]
+        # attached (to a group of its own), since an unattached policy grants nothing and passes
+        iam.create_group(GroupName="stance-ops")
+        iam.attach_group_policy(GroupName="stance-ops", PolicyArn=p)
         self.res("aws_iam_policy", p, ACCOUNT_A, "global", "stance-star-colon-star", fail=["aws-iam-policy-no-full-admin"],
-                 note="Action *:*")
+                 note="Action *:*, attached to group stance-ops")
+        p = iam.create_policy(PolicyName="stance-unattached-admin", PolicyDocument=policy_doc(
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}))["Policy"]["Arn"]
+        self.res("aws_iam_policy", p, ACCOUNT_A, "global", "stance-unattached-admin",
+                 note="full admin but attached to nothing: grants nothing, passes")
         p = iam.create_policy(PolicyName="stance-s3-read", PolicyDocument=policy_doc(
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
              "Resource": ["arn:aws:s3:::stance-data-prod", "arn:aws:s3:::stance-data-prod/*"]}))["Policy"]["Arn"]
@@ -635,8 +642,12 @@ class Seeder:
 
         # network
         default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-        ec2.create_flow_logs(ResourceIds=[default_vpc], ResourceType="VPC", TrafficType="ALL", LogDestinationType="s3",
-                             LogDestination="arn:aws:s3:::stance-access-logs/flow-logs/")
+        # moto 5.2.5 reads an S3 destination with a prefix as a bucket named "bucket/prefix" and reports the
+        # flow log under Unsuccessful without raising: deliver to the bucket itself and check.
+        created = ec2.create_flow_logs(ResourceIds=[default_vpc], ResourceType="VPC", TrafficType="ALL",
+                                       LogDestinationType="s3", LogDestination="arn:aws:s3:::stance-access-logs")
+        if created.get("Unsuccessful"):
+            raise SystemExit(f"create_flow_logs failed: {created['Unsuccessful']}")
         self.res("aws_ec2_vpc", arn("vpc", default_vpc), A, R, "default", note="default VPC with an ACTIVE flow log to S3")
         vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
             {"Key": "Name", "Value": "stance-app"}]}])["Vpc"]["VpcId"]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Env, count, demo, stderr};
+use crate::support::{DEMO_FAIL, DEMO_PASS, DEMO_RESULTS, Env, count, demo, stderr};
 
 fn failing(v: &Value) -> Vec<(String, String)> {
     v["findings"]
@@ -36,12 +36,12 @@ fn demo_scan_reports_the_designed_findings() {
     assert_eq!(v["scan"]["totals"]["assets"], 82);
     assert_eq!(
         (count(&v, "pass"), count(&v, "fail"), count(&v, "error")),
-        (221, 35, 0)
+        (DEMO_PASS, DEMO_FAIL, 0)
     );
     let sev = &v["scan"]["totals"]["failed_by_severity"];
     assert_eq!(
         (&sev["critical"], &sev["high"], &sev["medium"], &sev["low"]),
-        (&4.into(), &11.into(), &16.into(), &4.into())
+        (&4.into(), &12.into(), &31.into(), &32.into())
     );
     let fails = failing(&v);
     for expected in [
@@ -99,14 +99,14 @@ fn findings_assets_and_scans_query_the_stored_scan() {
     let (code, high) = env.json(&["findings", "--severity", "high", "--format", "json"]);
     assert_eq!(code, 0);
     let high = high.as_array().unwrap();
-    assert_eq!(high.len(), 11);
+    assert_eq!(high.len(), 12);
     assert!(
         high.iter()
             .all(|f| f["severity"] == "high" && f["status"] == "fail")
     );
 
     let (_, all) = env.json(&["findings", "--status", "all", "--format", "json"]);
-    assert_eq!(all.as_array().unwrap().len(), 256);
+    assert_eq!(all.as_array().unwrap().len() as u64, DEMO_RESULTS);
     let (_, passes) = env.json(&[
         "findings",
         "--status",
@@ -118,13 +118,13 @@ fn findings_assets_and_scans_query_the_stored_scan() {
     ]);
     assert_eq!(passes.as_array().unwrap().len(), 7);
     let (_, min) = env.json(&["findings", "--min-severity", "high", "--format", "json"]);
-    assert_eq!(min.as_array().unwrap().len(), 15);
+    assert_eq!(min.as_array().unwrap().len(), 16);
 
     let csv = env.run(&["findings", "--format", "csv"]);
     let text = String::from_utf8(csv.stdout).unwrap();
     let mut rows = csv::Reader::from_reader(text.as_bytes());
     assert_eq!(rows.headers().unwrap().get(1), Some("severity"));
-    assert_eq!(rows.records().count(), 35);
+    assert_eq!(rows.records().count() as u64, DEMO_FAIL);
 
     let out = env.path("findings.json");
     assert_eq!(
@@ -140,7 +140,7 @@ fn findings_assets_and_scans_query_the_stored_scan() {
         Some(0)
     );
     let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    assert_eq!(written.as_array().unwrap().len(), 35);
+    assert_eq!(written.as_array().unwrap().len() as u64, DEMO_FAIL);
 
     let (_, buckets) = env.json(&["assets", "--type", "aws_s3_bucket", "--format", "json"]);
     assert_eq!(buckets.as_array().unwrap().len(), 8);
@@ -157,7 +157,7 @@ fn findings_assets_and_scans_query_the_stored_scan() {
 
     let (_, scans) = env.json(&["scans", "--format", "json"]);
     assert_eq!(scans.as_array().unwrap().len(), 1);
-    assert_eq!(scans[0]["summary"]["by_status"]["fail"], 35);
+    assert_eq!(scans[0]["summary"]["by_status"]["fail"], DEMO_FAIL);
 
     let table = env.run(&["findings", "--rule", "aws-iam-user-console-mfa"]);
     let text = String::from_utf8(table.stdout).unwrap();
@@ -218,7 +218,7 @@ fn fail_on_sets_the_exit_code() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("pass 6  fail 0  error 0"),
+        stderr(&out).contains("pass 12  fail 0  error 0"),
         "{}",
         stderr(&out)
     );
@@ -231,5 +231,5 @@ fn version_names_every_contract() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("wit stance:plugin@0.1.0"), "{text}");
     assert!(text.contains("wasmtime 48."), "{text}");
-    assert!(text.contains("schema 1"), "{text}");
+    assert!(text.contains("schema 2"), "{text}");
 }

@@ -4,7 +4,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Env, demo, guest, stderr};
+use crate::support::{DEMO_FAIL, Env, demo, guest, stderr};
 
 /// Expected failures of the example plugin, computed from the snapshot itself.
 fn expected_example_failures(snapshot: &Value) -> (usize, usize) {
@@ -81,7 +81,7 @@ fn the_rust_sdk_example_runs_through_the_cli() {
     assert_eq!(f["plugin"], "example-rust");
     assert_eq!(
         v["scan"]["totals"]["by_status"]["fail"].as_u64().unwrap() as usize,
-        35 + missing_tags + wrong_region
+        DEMO_FAIL as usize + missing_tags + wrong_region
     );
 }
 

@@ -1,6 +1,12 @@
 //! Shared helpers: the built `stance` binary, wasm guests built from source
 //! in this test run, and an isolated environment (database, cache) per test.
 
+/// Results of the built-in pack on `examples/demo-account.json`, as designed
+/// by the policy case files and the demo's notes: tests compare against these.
+pub const DEMO_PASS: u64 = 525;
+pub const DEMO_FAIL: u64 = 79;
+pub const DEMO_RESULTS: u64 = DEMO_PASS + DEMO_FAIL;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -175,8 +181,15 @@ impl Moto {
             .envs(env.iter().copied())
             .output()
             .expect("run tests/aws/moto.sh");
-        assert!(out.status.success(), "moto did not start: {}", String::from_utf8_lossy(&out.stderr));
-        let port = String::from_utf8_lossy(&out.stdout).trim().parse().expect("moto.sh prints the port");
+        assert!(
+            out.status.success(),
+            "moto did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("moto.sh prints the port");
         Moto { port }
     }
 
@@ -193,7 +206,11 @@ impl Moto {
             .args(args)
             .output()
             .expect("run the seed");
-        assert!(out.status.success(), "{script} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("the seed prints a JSON manifest")
     }
 
@@ -207,7 +224,10 @@ impl Moto {
             .env_remove("AWS_SESSION_TOKEN")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true");
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            // moto answers unimplemented operations with HTTP 500, which the
+            // SDK would retry six times; two attempts keep the tests quick.
+            .env("AWS_MAX_ATTEMPTS", "2");
     }
 }
 

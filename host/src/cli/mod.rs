@@ -11,6 +11,7 @@ mod collect;
 mod findings;
 mod plugins;
 mod policies;
+mod report;
 mod scan;
 mod scans;
 mod source;
@@ -62,6 +63,8 @@ enum Command {
     Assets(assets::Args),
     /// List past scans
     Scans(scans::Args),
+    /// A compliance report of a scan (HTML, JSON, CSV, table)
+    Report(report::Args),
     /// List, show and validate YAML policies
     #[command(subcommand)]
     Policies(policies::Command),
@@ -100,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Findings(args) => findings::run(&ctx, args),
         Command::Assets(args) => assets::run(&ctx, args),
         Command::Scans(args) => scans::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
         Command::Policies(cmd) => policies::run(&ctx, cmd),
         Command::Plugins(cmd) => plugins::run(&ctx, cmd),
 

@@ -37,10 +37,12 @@ pub struct ListArgs {
 pub fn run(_: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::List(a) = cmd;
     let rt = Runtime::new(ComponentCache::from_env())?;
-    let mut opts = ScanOptions::default();
-    opts.plugins = a.plugins;
-    opts.policy_paths = a.policies;
-    opts.limits = Limits::default();
+    let opts = ScanOptions {
+        plugins: a.plugins,
+        policy_paths: a.policies,
+        limits: Limits::default(),
+        ..ScanOptions::default()
+    };
     let plugins = scan::load_plugins(&rt, &opts)?;
     let mut out = report::open_output(None)?;
     match a.format {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::collect::{self, Snapshot};
 
@@ -90,6 +90,8 @@ pub fn gather(args: &SourceArgs, interactive: bool) -> anyhow::Result<(Snapshot,
 
 #[cfg(feature = "aws-core")]
 fn collect_aws(args: &AwsArgs, interactive: bool) -> anyhow::Result<Snapshot> {
+    use anyhow::Context;
+
     use crate::collect::aws::{self, AwsOptions};
 
     let opts = AwsOptions {

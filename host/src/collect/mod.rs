@@ -1,9 +1,10 @@
-//! Collection: turning a source (a saved snapshot today; cloud APIs later)
-//! into assets. Collectors only read sources and build assets; they never
-//! evaluate rules or write to the store.
+//! Collection: turning a source (a saved snapshot, or live cloud APIs) into
+//! assets. Collectors only read sources and build assets; they never
+//! evaluate rules or write to the store. The AWS collector is the
+//! `stance-aws` crate (host/aws), re-exported here as [`aws`].
 
 #[cfg(feature = "aws-core")]
-pub mod aws;
+pub use stance_aws as aws;
 pub mod snapshot;
 pub mod synthetic;
 

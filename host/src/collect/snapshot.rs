@@ -11,6 +11,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::model::{Asset, CollectionError, Gap, ImportedFinding};
+/// The collection types live in the model crate; they are read and written here.
+pub use stance_model::{Scope, Snapshot};
 
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -27,41 +29,6 @@ pub enum SnapshotError {
         place: String,
         message: String,
     },
-}
-
-/// The accounts and regions a collection covered.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Scope {
-    #[serde(default)]
-    pub accounts: Vec<String>,
-    #[serde(default)]
-    pub regions: Vec<String>,
-}
-
-impl Scope {
-    /// A stable key: findings' lifecycle compares scans with the same key.
-    pub fn key(&self, provider: &str) -> String {
-        let accounts: BTreeSet<&str> = self.accounts.iter().map(String::as_str).collect();
-        let regions: BTreeSet<&str> = self.regions.iter().map(String::as_str).collect();
-        format!(
-            "{provider}:{}:{}",
-            accounts.into_iter().collect::<Vec<_>>().join(","),
-            regions.into_iter().collect::<Vec<_>>().join(",")
-        )
-    }
-}
-
-/// A collection of assets, with what could not be collected.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub provider: String,
-    pub collected_at: Option<String>,
-    pub scope: Scope,
-    pub assets: Vec<Asset>,
-    pub errors: Vec<CollectionError>,
-    /// Findings of other sources collected with the assets.
-    pub findings: Vec<ImportedFinding>,
 }
 
 #[derive(Deserialize)]
@@ -343,7 +310,7 @@ fn to_asset(path: &Path, place: &str, a: AssetDoc, d: &Defaults) -> Result<Asset
         name,
         tags: a.tags.into_iter().collect(),
         collected_at,
-        body: a.body.get().to_string(),
+        body: compact(a.body.get()),
         id: a.id,
         resource_type: a.resource_type,
         account: a.account,
@@ -356,6 +323,19 @@ fn to_asset(path: &Path, place: &str, a: AssetDoc, d: &Defaults) -> Result<Asset
 /// `.ndjson.gz`), JSON otherwise; gzip when it ends in `.gz`. The file is
 /// written beside its destination and renamed into place, so a reader never
 /// sees half a snapshot.
+/// A body as compact JSON text, whatever the layout of the file it came
+/// from, so a pretty-printed snapshot stores the same bodies (and body
+/// hashes) as the collection it was written from.
+fn compact(raw: &str) -> String {
+    if !raw.contains('\n') {
+        return raw.to_string();
+    }
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(v) => v.to_string(),
+        Err(_) => raw.to_string(),
+    }
+}
+
 pub fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     use std::io::Write;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

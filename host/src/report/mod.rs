@@ -2,7 +2,9 @@
 //! file. Reports read what the store returns; they never query plugins or
 //! re-read raw input.
 
+pub mod compliance;
 pub mod findings;
+pub mod html;
 pub mod summary;
 
 use std::fs::File;

@@ -17,3 +17,8 @@ mod generated {
 pub fn policies() -> &'static [(&'static str, &'static str)] {
     generated::POLICIES
 }
+
+/// The compliance framework catalogues (`policies/frameworks`).
+pub fn frameworks() -> &'static [(&'static str, &'static str)] {
+    generated::FRAMEWORKS
+}

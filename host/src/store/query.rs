@@ -296,6 +296,29 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The rules a scan ran (and the rules of imported findings), as the plugins described them.
+    pub fn rules(&self, scan: i64) -> Result<Vec<crate::model::Rule>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT rule_id, title, description, severity, resource_types, compliance, remediation, tags
+             FROM rules WHERE scan_id = ?1 ORDER BY rule_id",
+        )?;
+        let rows = stmt.query_map([scan], |r| {
+            let severity: String = r.get(3)?;
+            Ok(crate::model::Rule {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                description: r.get(2)?,
+                severity: severity.parse().unwrap_or(Severity::Info),
+                resource_types: json_col(&r.get::<_, String>(4)?),
+                compliance: json_col(&r.get::<_, String>(5)?),
+                remediation: json_col(&r.get::<_, String>(6)?),
+                tags: json_col(&r.get::<_, String>(7)?),
+                reads: Vec::new(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// What could not be collected in a scan.
     pub fn collection_errors(&self, scan: i64) -> Result<Vec<crate::model::CollectionError>> {
         let mut stmt = self.conn.prepare(

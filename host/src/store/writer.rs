@@ -319,7 +319,8 @@ fn update_lifecycle(tx: &Connection, scan: i64, scope: &str, now: &str) -> Resul
 /// Findings that failed last time and are not reported at all now (the
 /// resource is gone, or the rule no longer exists) count as resolved;
 /// unless their resource type could not be collected in their account and
-/// region this time, which says nothing about them.
+/// region this time, or (for imported findings) their source could not be
+/// read there: either says nothing about them.
 fn resolve_absent(tx: &Connection, scan: i64, scope: &str) -> Result<usize> {
     let n = tx.execute(
         "UPDATE finding_state SET last_status = 'absent', last_scan_id = ?1
@@ -328,6 +329,10 @@ fn resolve_absent(tx: &Connection, scan: i64, scope: &str) -> Result<usize> {
            AND NOT EXISTS (
                SELECT 1 FROM collection_errors e, json_each(e.resource_types) t
                WHERE e.scan_id = ?1 AND t.value = finding_state.resource_type
+                 AND e.account = finding_state.account AND e.region = finding_state.region)
+           AND NOT EXISTS (
+               SELECT 1 FROM collection_errors e
+               WHERE e.scan_id = ?1 AND finding_state.rule_id LIKE e.service || ':%'
                  AND e.account = finding_state.account AND e.region = finding_state.region)",
         params![scan, scope],
     )?;

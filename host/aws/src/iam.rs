@@ -1,0 +1,634 @@
+//! IAM: the account (password policy, summary, root's credential-report
+//! row), users (MFA, access keys and their last use, login profile, attached
+//! and inline policies, groups), roles (trust policy, policies, last use)
+//! and customer-managed policies.
+
+use std::time::Duration;
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::SummaryKeyType;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::doc;
+use super::errors::is_not_found;
+use super::record::{Failed, Misses};
+use super::{Ctx, Output};
+use stance_model::{Asset, Gap};
+
+const SERVICE: &str = "iam";
+const ACCOUNT: &str = "aws_iam_account";
+const USER: &str = "aws_iam_user";
+const ROLE: &str = "aws_iam_role";
+const POLICY: &str = "aws_iam_policy";
+
+pub async fn collect(ctx: &Ctx) -> Output {
+    let c = Client::new(&ctx.sdk);
+    let mut out = Output::default();
+    let (account, users, roles, policies) = tokio::join!(
+        async {
+            if ctx.covered(ACCOUNT) {
+                Output::default()
+            } else {
+                account(ctx, &c).await
+            }
+        },
+        async {
+            if ctx.covered(USER) {
+                Output::default()
+            } else {
+                users(ctx, &c).await
+            }
+        },
+        async {
+            if ctx.covered(ROLE) {
+                Output::default()
+            } else {
+                roles(ctx, &c).await
+            }
+        },
+        async {
+            if ctx.covered(POLICY) {
+                Output::default()
+            } else {
+                policies(ctx, &c).await
+            }
+        },
+    );
+    out.extend(account);
+    out.extend(users);
+    out.extend(roles);
+    out.extend(policies);
+    out
+}
+
+/// One resource's asset (`asset` builds it with its gaps), and its failures
+/// as errors of their own: IAM reports them per resource, `what` naming it
+/// (`user alice`).
+fn finish(ctx: &Ctx, what: &str, m: Misses, asset: impl FnOnce(Vec<Gap>) -> Asset) -> Output {
+    let mut out = Output::default();
+    out.assets.push(asset(m.gaps));
+    out.errors.extend(
+        m.failed
+            .into_iter()
+            .map(|f| f.into_error(ctx, SERVICE, Some(what))),
+    );
+    out
+}
+
+async fn account(ctx: &Ctx, c: &Client) -> Output {
+    let mut m = Misses::default();
+    let (pp, summary, report, mfa) = tokio::join!(
+        ctx.call(c.get_account_password_policy().send()),
+        ctx.call(c.get_account_summary().send()),
+        credential_report(ctx, c),
+        ctx.call(c.list_virtual_mfa_devices().send()),
+    );
+    let password_policy = match pp {
+        Ok(r) => match r.password_policy() {
+            Some(p) => json!({
+                "minimum_password_length": p.minimum_password_length(),
+                "require_symbols": p.require_symbols(),
+                "require_numbers": p.require_numbers(),
+                "require_uppercase_characters": p.require_uppercase_characters(),
+                "require_lowercase_characters": p.require_lowercase_characters(),
+                "allow_users_to_change_password": p.allow_users_to_change_password(),
+                "expire_passwords": p.expire_passwords(),
+                "max_password_age": p.max_password_age(),
+                "password_reuse_prevention": p.password_reuse_prevention(),
+                "hard_expiry": p.hard_expiry().unwrap_or(false),
+            }),
+            None => Value::Null,
+        },
+        Err(e) if is_not_found(&e, &["NoSuchEntity"]) => Value::Null,
+        Err(e) => m.sdk(&["password_policy"], "GetAccountPasswordPolicy", &e),
+    };
+    let summary = match summary {
+        Ok(r) => {
+            let map = r.summary_map();
+            let get = |k: SummaryKeyType| map.and_then(|m| m.get(&k)).copied().unwrap_or(0);
+            json!({
+                "account_mfa_enabled": get(SummaryKeyType::AccountMfaEnabled) > 0,
+                "account_access_keys_present": get(SummaryKeyType::AccountAccessKeysPresent) > 0,
+                "users": get(SummaryKeyType::Users),
+                "roles": get(SummaryKeyType::Roles),
+                "policies": get(SummaryKeyType::Policies),
+            })
+        }
+        Err(e) => m.sdk(&["summary"], "GetAccountSummary", &e),
+    };
+    // Root's MFA is hardware when it is on and no virtual device is assigned to root.
+    let root_virtual_mfa = match mfa {
+        Ok(r) => Some(r.virtual_mfa_devices().iter().any(|d| {
+            d.user().is_some_and(|u| u.arn().ends_with(":root"))
+                || d.serial_number().ends_with(":mfa/root-account-mfa-device")
+        })),
+        Err(e) => {
+            m.sdk(&["root"], "ListVirtualMFADevices", &e);
+            None
+        }
+    };
+    let summary_mfa = summary["account_mfa_enabled"].as_bool();
+    let summary_keys = summary["account_access_keys_present"].as_bool();
+    // A failure of the credential report is reported as it is, not as the account's.
+    let mut report_error = None;
+    let root = match report {
+        Ok(rows) => {
+            let root_row = rows
+                .iter()
+                .find(|r| r.get("user").map(String::as_str) == Some("<root_account>"));
+            let flag = |row: Option<&std::collections::HashMap<String, String>>, k: &str| {
+                row.and_then(|r| r.get(k)).map(|v| v == "true")
+            };
+            let mfa_active = flag(root_row, "mfa_active").or(summary_mfa);
+            let key1 = flag(root_row, "access_key_1_active").or(summary_keys);
+            let key2 = flag(root_row, "access_key_2_active")
+                .or(Some(false).filter(|_| summary_keys.is_some()));
+            let last_used = root_row
+                .and_then(|r| r.get("password_last_used"))
+                .filter(|v| v.contains('T'))
+                .map(|v| Value::String(v.clone()))
+                .unwrap_or(Value::Null);
+            match (mfa_active, key1, key2, root_virtual_mfa) {
+                (Some(mfa), Some(k1), Some(k2), Some(virtual_mfa)) => json!({
+                    "mfa_active": mfa,
+                    "hardware_mfa": mfa && !virtual_mfa,
+                    "access_key_1_active": k1,
+                    "access_key_2_active": k2,
+                    "password_last_used": last_used,
+                }),
+                _ => m.unknown(
+                    "root",
+                    "GetCredentialReport",
+                    "root's credentials could not be determined",
+                ),
+            }
+        }
+        Err(f) => {
+            let root = m.unknown("root", f.operation, &f.message);
+            report_error = Some(f.into_error(ctx, SERVICE, None));
+            root
+        }
+    };
+    let body = json!({
+        "password_policy": password_policy,
+        "summary": summary,
+        "root": root,
+    });
+    let arn = format!("arn:{}:iam::{}:account", ctx.partition(), ctx.account);
+    let mut out = finish(ctx, "account", m, |gaps| {
+        ctx.asset(
+            "global",
+            arn,
+            ACCOUNT,
+            ctx.account.clone(),
+            Vec::new(),
+            body,
+            gaps,
+        )
+    });
+    out.errors.extend(report_error);
+    out
+}
+
+type ReportRow = std::collections::HashMap<String, String>;
+
+/// Generate the credential report and read it (AWS builds it asynchronously).
+async fn credential_report(ctx: &Ctx, c: &Client) -> Result<Vec<ReportRow>, Failed> {
+    for _ in 0..30 {
+        match ctx.call(c.generate_credential_report().send()).await {
+            Ok(r) if r.state().is_some_and(|s| s.as_str() == "COMPLETE") => break,
+            Ok(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            Err(e) => return Err(Failed::sdk("GenerateCredentialReport", &e)),
+        }
+    }
+    let r = ctx
+        .call(c.get_credential_report().send())
+        .await
+        .map_err(|e| Failed::sdk("GetCredentialReport", &e))?;
+    let content = r.content().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+    let not_csv =
+        |e: csv::Error| Failed::other("GetCredentialReport", format!("the report is not CSV: {e}"));
+    let mut reader = csv::Reader::from_reader(content.as_slice());
+    let headers = reader.headers().map_err(not_csv)?.clone();
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(not_csv)?;
+        rows.push(
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(rec.iter().map(str::to_string))
+                .collect(),
+        );
+    }
+    Ok(rows)
+}
+
+async fn users(ctx: &Ctx, c: &Client) -> Output {
+    let mut out = Output::default();
+    let pages = c.list_users().into_paginator().send();
+    let users = match ctx.items(pages, |p| p.users).await {
+        Ok(u) => u,
+        Err(e) => {
+            out.errors
+                .push(ctx.sdk_error(SERVICE, "ListUsers", &e, &[USER]));
+            return out;
+        }
+    };
+    let results: Vec<Output> = futures::stream::iter(users)
+        .map(|u| user(ctx, c, u))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for r in results {
+        out.extend(r);
+    }
+    out
+}
+
+async fn user(ctx: &Ctx, c: &Client, u: aws_sdk_iam::types::User) -> Output {
+    let name = u.user_name().to_string();
+    let mut m = Misses::default();
+    let (mfa, keys, login, attached, inline, groups, tags) = tokio::join!(
+        ctx.call(c.list_mfa_devices().user_name(&name).send()),
+        ctx.call(c.list_access_keys().user_name(&name).send()),
+        ctx.call(c.get_login_profile().user_name(&name).send()),
+        ctx.call(c.list_attached_user_policies().user_name(&name).send()),
+        inline_policies(ctx, c, Principal::User(&name)),
+        ctx.call(c.list_groups_for_user().user_name(&name).send()),
+        ctx.call(c.list_user_tags().user_name(&name).send()),
+    );
+    let (mfa_active, mfa_devices) = match mfa {
+        Ok(r) => {
+            let devices: Vec<Value> = r
+                .mfa_devices()
+                .iter()
+                .map(|d| json!({"serial_number": d.serial_number(), "enable_date": doc::time(Some(d.enable_date()))}))
+                .collect();
+            (Value::Bool(!devices.is_empty()), Value::Array(devices))
+        }
+        Err(e) => (m.sdk(&["mfa_active"], "ListMFADevices", &e), Value::Null),
+    };
+    let access_keys = match keys {
+        Ok(r) => {
+            let mut list = Vec::new();
+            for k in r.access_key_metadata() {
+                let id = k.access_key_id().unwrap_or_default().to_string();
+                let last_used = match ctx
+                    .call(c.get_access_key_last_used().access_key_id(&id).send())
+                    .await
+                {
+                    Ok(l) => doc::time(l.access_key_last_used().and_then(|u| u.last_used_date())),
+                    Err(e) => m.sdk(&["access_keys"], "GetAccessKeyLastUsed", &e),
+                };
+                list.push(json!({
+                    "access_key_id": id,
+                    "status": k.status().map(|s| s.as_str()),
+                    "create_date": doc::time(k.create_date()),
+                    "last_used_date": last_used,
+                }));
+            }
+            Value::Array(list)
+        }
+        Err(e) => m.sdk(&["access_keys"], "ListAccessKeys", &e),
+    };
+    let password_enabled = match login {
+        Ok(_) => Value::Bool(true),
+        Err(e) if is_not_found(&e, &["NoSuchEntity"]) => Value::Bool(false),
+        Err(e) => m.sdk(&["password_enabled"], "GetLoginProfile", &e),
+    };
+    let attached_policies = match attached {
+        Ok(r) => attached_list(r.attached_policies()),
+        Err(e) => m.sdk(&["attached_policies"], "ListAttachedUserPolicies", &e),
+    };
+    let inline_policies = m.field("inline_policies", inline);
+    let groups = match groups {
+        Ok(r) => json!(
+            r.groups()
+                .iter()
+                .map(|g| g.group_name())
+                .collect::<Vec<_>>()
+        ),
+        Err(e) => m.sdk(&["groups"], "ListGroupsForUser", &e),
+    };
+    let tags = match tags {
+        Ok(r) => doc::tags(r.tags(), |t| (t.key(), t.value())),
+        Err(e) => {
+            m.fail(Failed::sdk("ListUserTags", &e));
+            Vec::new()
+        }
+    };
+    let body = json!({
+        "user_name": name,
+        "user_id": u.user_id(),
+        "arn": u.arn(),
+        "create_date": doc::time(Some(u.create_date())),
+        "password_enabled": password_enabled,
+        "password_last_used": doc::time(u.password_last_used()),
+        "mfa_active": mfa_active,
+        "mfa_devices": mfa_devices,
+        "access_keys": access_keys,
+        "attached_policies": attached_policies,
+        "inline_policies": inline_policies,
+        "groups": groups,
+    });
+    finish(ctx, &format!("user {name}"), m, |gaps| {
+        ctx.asset("global", u.arn().to_string(), USER, name, tags, body, gaps)
+    })
+}
+
+fn attached_list(list: &[aws_sdk_iam::types::AttachedPolicy]) -> Value {
+    json!(
+        list.iter()
+            .map(|p| json!({"policy_name": p.policy_name(), "policy_arn": p.policy_arn()}))
+            .collect::<Vec<_>>()
+    )
+}
+
+enum Principal<'a> {
+    User(&'a str),
+    Role(&'a str),
+}
+
+/// Inline policies with their normalized documents.
+async fn inline_policies(ctx: &Ctx, c: &Client, who: Principal<'_>) -> Result<Value, Failed> {
+    let names = match who {
+        Principal::User(n) => ctx
+            .call(c.list_user_policies().user_name(n).send())
+            .await
+            .map(|r| r.policy_names().to_vec())
+            .map_err(|e| Failed::sdk("ListUserPolicies", &e))?,
+        Principal::Role(n) => ctx
+            .call(c.list_role_policies().role_name(n).send())
+            .await
+            .map(|r| r.policy_names().to_vec())
+            .map_err(|e| Failed::sdk("ListRolePolicies", &e))?,
+    };
+    let mut out = Vec::new();
+    for policy_name in names {
+        let (text, op) = match who {
+            Principal::User(n) => ctx
+                .call(
+                    c.get_user_policy()
+                        .user_name(n)
+                        .policy_name(&policy_name)
+                        .send(),
+                )
+                .await
+                .map(|r| (r.policy_document().to_string(), "GetUserPolicy"))
+                .map_err(|e| Failed::sdk("GetUserPolicy", &e))?,
+            Principal::Role(n) => ctx
+                .call(
+                    c.get_role_policy()
+                        .role_name(n)
+                        .policy_name(&policy_name)
+                        .send(),
+                )
+                .await
+                .map(|r| (r.policy_document().to_string(), "GetRolePolicy"))
+                .map_err(|e| Failed::sdk("GetRolePolicy", &e))?,
+        };
+        let document = doc::policy(&text).map_err(|m| Failed::other(op, m))?;
+        out.push(json!({"policy_name": policy_name, "document": document}));
+    }
+    Ok(Value::Array(out))
+}
+
+async fn roles(ctx: &Ctx, c: &Client) -> Output {
+    let mut out = Output::default();
+    let pages = c.list_roles().into_paginator().send();
+    let roles = match ctx.items(pages, |p| p.roles).await {
+        Ok(r) => r,
+        Err(e) => {
+            out.errors
+                .push(ctx.sdk_error(SERVICE, "ListRoles", &e, &[ROLE]));
+            return out;
+        }
+    };
+    let results: Vec<Output> = futures::stream::iter(roles)
+        .map(|r| role(ctx, c, r))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for r in results {
+        out.extend(r);
+    }
+    out
+}
+
+async fn role(ctx: &Ctx, c: &Client, r: aws_sdk_iam::types::Role) -> Output {
+    let path = r.path().to_string();
+    role_asset(
+        ctx,
+        c,
+        RoleParts {
+            name: r.role_name().to_string(),
+            arn: r.arn().to_string(),
+            path,
+            create_date: doc::time(Some(r.create_date())),
+            trust: r
+                .assume_role_policy_document()
+                .map(|d| (d.to_string(), "ListRoles")),
+            attached_policies: None,
+            inline_policies: None,
+            max_session_duration: Some(r.max_session_duration().unwrap_or(3600)),
+        },
+    )
+    .await
+}
+
+/// What a role's asset is made of, from ListRoles or from another source (AWS
+/// Config). `None` fields are read from the IAM APIs.
+pub(super) struct RoleParts {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
+    pub create_date: Value,
+    /// The trust policy as AWS gave it, and the operation that gave it.
+    pub trust: Option<(String, &'static str)>,
+    /// `[{policy_name, policy_arn}]`.
+    pub attached_policies: Option<Value>,
+    /// `[{policy_name, document}]`, documents already normalized.
+    pub inline_policies: Option<Value>,
+    pub max_session_duration: Option<i32>,
+}
+
+/// A role's asset: GetRole (last use, tags, and whatever `parts` lacks), the
+/// attached and inline policies unless `parts` has them.
+pub(super) async fn role_asset(ctx: &Ctx, c: &Client, parts: RoleParts) -> Output {
+    let name = parts.name.clone();
+    let mut m = Misses::default();
+    let (got, attached, inline) = tokio::join!(
+        ctx.call(c.get_role().role_name(&name).send()),
+        async {
+            match parts.attached_policies {
+                Some(_) => None,
+                None => Some(
+                    ctx.call(c.list_attached_role_policies().role_name(&name).send())
+                        .await,
+                ),
+            }
+        },
+        async {
+            match parts.inline_policies {
+                Some(_) => None,
+                None => Some(inline_policies(ctx, c, Principal::Role(&name)).await),
+            }
+        },
+    );
+    let mut trust_text = parts.trust;
+    let (last_used, tags, max_session_duration) = match got {
+        Ok(full) => {
+            let role = full.role();
+            if trust_text.is_none() {
+                trust_text = role
+                    .and_then(|r| r.assume_role_policy_document())
+                    .map(|d| (d.to_string(), "GetRole"));
+            }
+            (
+                doc::time(
+                    role.and_then(|r| r.role_last_used())
+                        .and_then(|u| u.last_used_date()),
+                ),
+                role.map(|r| doc::tags(r.tags(), |t| (t.key(), t.value())))
+                    .unwrap_or_default(),
+                parts
+                    .max_session_duration
+                    .or_else(|| role.and_then(|r| r.max_session_duration()))
+                    .map_or(json!(3600), |d| json!(d)),
+            )
+        }
+        Err(e) => {
+            let last_used = m.sdk(&["last_used_date"], "GetRole", &e);
+            let max = match parts.max_session_duration {
+                Some(d) => json!(d),
+                None => m.sdk(&["max_session_duration"], "GetRole", &e),
+            };
+            (last_used, Vec::new(), max)
+        }
+    };
+    let trust = match trust_text.map(|(text, op)| (doc::policy(&text), op)) {
+        Some((Ok(d), _)) => d,
+        Some((Err(why), op)) => m.unknown("assume_role_policy", op, &why),
+        None => Value::Null,
+    };
+    let attached_policies = match (parts.attached_policies, attached) {
+        (Some(v), _) => v,
+        (None, Some(Ok(a))) => attached_list(a.attached_policies()),
+        (None, Some(Err(e))) => m.sdk(&["attached_policies"], "ListAttachedRolePolicies", &e),
+        (None, None) => Value::Null,
+    };
+    let inline_policies = match (parts.inline_policies, inline) {
+        (Some(v), _) => v,
+        (None, Some(Ok(v))) => v,
+        (None, Some(Err(f))) => m.gap(&["inline_policies"], f),
+        (None, None) => Value::Null,
+    };
+    let body = json!({
+        "role_name": name,
+        "arn": parts.arn,
+        "path": parts.path,
+        "create_date": parts.create_date,
+        "assume_role_policy": trust,
+        "attached_policies": attached_policies,
+        "inline_policies": inline_policies,
+        "last_used_date": last_used,
+        "max_session_duration": max_session_duration,
+        "is_service_linked": parts.path.starts_with("/aws-service-role/"),
+    });
+    finish(ctx, &format!("role {name}"), m, |gaps| {
+        ctx.asset("global", parts.arn, ROLE, name, tags, body, gaps)
+    })
+}
+
+async fn policies(ctx: &Ctx, c: &Client) -> Output {
+    let mut out = Output::default();
+    let pages = c
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .into_paginator()
+        .send();
+    let policies = match ctx.items(pages, |p| p.policies.unwrap_or_default()).await {
+        Ok(p) => p,
+        Err(e) => {
+            out.errors
+                .push(ctx.sdk_error(SERVICE, "ListPolicies", &e, &[POLICY]));
+            return out;
+        }
+    };
+    let results: Vec<Output> = futures::stream::iter(policies)
+        .map(|p| {
+            policy_asset(
+                ctx,
+                c,
+                PolicyParts {
+                    name: p.policy_name().unwrap_or_default().to_string(),
+                    arn: p.arn().unwrap_or_default().to_string(),
+                    attachment_count: p.attachment_count().unwrap_or(0),
+                    default_version_id: p.default_version_id().unwrap_or_default().to_string(),
+                    tags: doc::tags(p.tags(), |t| (t.key(), t.value())),
+                    document: None,
+                },
+            )
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for r in results {
+        out.extend(r);
+    }
+    out
+}
+
+/// What a customer-managed policy's asset is made of, from ListPolicies or
+/// from another source (AWS Config).
+pub(super) struct PolicyParts {
+    pub name: String,
+    pub arn: String,
+    pub attachment_count: i32,
+    pub default_version_id: String,
+    pub tags: Vec<(String, String)>,
+    /// The default version's document as AWS gave it, and the operation that
+    /// gave it; `None` reads it with GetPolicyVersion.
+    pub document: Option<(String, &'static str)>,
+}
+
+/// A customer-managed policy's asset.
+pub(super) async fn policy_asset(ctx: &Ctx, c: &Client, p: PolicyParts) -> Output {
+    let mut m = Misses::default();
+    let text = match p.document {
+        Some((text, op)) => Ok(Some((text, op))),
+        None => ctx
+            .call(
+                c.get_policy_version()
+                    .policy_arn(&p.arn)
+                    .version_id(&p.default_version_id)
+                    .send(),
+            )
+            .await
+            .map(|v| {
+                v.policy_version()
+                    .and_then(|v| v.document())
+                    .map(|d| (d.to_string(), "GetPolicyVersion"))
+            }),
+    };
+    let document = match text {
+        Ok(Some((text, op))) => match doc::policy(&text) {
+            Ok(d) => d,
+            Err(why) => m.unknown("document", op, &why),
+        },
+        Ok(None) => Value::Null,
+        Err(e) => m.sdk(&["document"], "GetPolicyVersion", &e),
+    };
+    let body = json!({
+        "policy_name": p.name,
+        "arn": p.arn,
+        "attachment_count": p.attachment_count,
+        "default_version_id": p.default_version_id,
+        "document": document,
+    });
+    finish(ctx, &format!("policy {}", p.name), m, |gaps| {
+        ctx.asset("global", p.arn, POLICY, p.name, p.tags, body, gaps)
+    })
+}
