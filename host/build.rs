@@ -7,8 +7,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Embedded plugins: (package, artifact stem).
-const GUESTS: &[(&str, &str)] = &[("stance-yaml-policy", "stance_yaml_policy")];
+/// Embedded plugins: (package, artifact stem). Each is built by a cargo of
+/// its own: a policy and a detector plugin must not unify features.
+const GUESTS: &[(&str, &str)] = &[
+    ("stance-yaml-policy", "stance_yaml_policy"),
+    ("stance-sigma-plugin", "stance_sigma_plugin"),
+];
+
+/// The built-in Sigma pack lives here (not a YAML policy directory).
+const SIGMA_DIR: &str = "policies/cloudtrail";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
@@ -21,6 +28,8 @@ fn main() {
     for watched in [
         "plugins/yaml-policy",
         "plugins/policy-engine",
+        "plugins/sigma",
+        "plugins/sigma-engine",
         "sdk/rust",
         "wit",
         "policies",
@@ -52,6 +61,7 @@ fn list_policies(root: &Path, out_dir: &Path) {
     for (name, dir, skip) in [
         ("POLICIES", "policies", "frameworks"),
         ("FRAMEWORKS", "policies/frameworks", ""),
+        ("SIGMA_RULES", SIGMA_DIR, ""),
     ] {
         let mut files = Vec::new();
         collect_yaml(&root.join(dir), skip, &mut files);
@@ -76,7 +86,8 @@ fn list_policies(root: &Path, out_dir: &Path) {
 }
 
 /// `*.yaml`/`*.yml` anywhere under `dir`, except test cases under `tests/`
-/// and the directory named `skip` (framework catalogues are not policies).
+/// and the directory named `skip` (framework catalogues are not policies);
+/// the Sigma pack is listed apart from the YAML policies.
 fn collect_yaml(dir: &Path, skip: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -84,6 +95,9 @@ fn collect_yaml(dir: &Path, skip: &str, out: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            if path.ends_with(SIGMA_DIR) && skip == "frameworks" {
+                continue;
+            }
             if path.file_name().is_some_and(|n| n != "tests" && n != skip) {
                 collect_yaml(&path, skip, out);
             }
@@ -104,6 +118,12 @@ fn target_root(out_dir: &Path) -> PathBuf {
 
 fn build_guests(root: &Path, out_dir: &Path) {
     let target_dir = target_root(out_dir).join("wasm-guests");
+    for (package, stem) in GUESTS {
+        build_guest(root, out_dir, &target_dir, package, stem);
+    }
+}
+
+fn build_guest(root: &Path, out_dir: &Path, target_dir: &Path, package: &str, stem: &str) {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
@@ -113,10 +133,9 @@ fn build_guests(root: &Path, out_dir: &Path) {
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
-    for (package, _) in GUESTS {
-        cmd.arg("-p").arg(package);
-    }
+        .arg(target_dir)
+        .arg("-p")
+        .arg(package);
     // Flags meant for the host target must not leak into the wasm build.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -138,11 +157,9 @@ fn build_guests(root: &Path, out_dir: &Path) {
              If the target is missing, run: rustup target add wasm32-wasip2"
         );
     }
-    for (_, stem) in GUESTS {
-        let artifact = target_dir
-            .join("wasm32-wasip2/release")
-            .join(format!("{stem}.wasm"));
-        fs::copy(&artifact, out_dir.join(format!("{stem}.wasm")))
-            .unwrap_or_else(|e| panic!("copy {}: {e}", artifact.display()));
-    }
+    let artifact = target_dir
+        .join("wasm32-wasip2/release")
+        .join(format!("{stem}.wasm"));
+    fs::copy(&artifact, out_dir.join(format!("{stem}.wasm")))
+        .unwrap_or_else(|e| panic!("copy {}: {e}", artifact.display()));
 }

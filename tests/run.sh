@@ -34,16 +34,22 @@ fi
 cargo --version
 echo "target dir: $CARGO_TARGET_DIR"
 
-step "test services: moto (venv), faketime (Debian)"
-# The AWS tests run moto in server mode from a venv outside the clone; the
-# seed back-dates IAM users and keys with libfaketime.
+step "test services: moto and pySigma (venv); faketime, chromium, docker-registry (Debian)"
+# The AWS tests run moto in server mode from a venv outside the clone (which
+# also holds pySigma for the Sigma differential test); the seed back-dates IAM
+# users and keys with libfaketime; the compliance report test renders the HTML
+# report in headless Chromium; the pack tests push to a registry on loopback.
 tests/aws/moto.sh install
-if ! dpkg -s faketime >/dev/null 2>&1; then
+missing=()
+for pkg in faketime chromium docker-registry; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
-  $sudo apt-get install -y -q faketime >/dev/null || {
-    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q faketime >/dev/null
-  } || { echo "cannot install the Debian package faketime (apt-get install faketime)" >&2; exit 2; }
+  $sudo apt-get install -y -q "${missing[@]}" >/dev/null || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${missing[@]}" >/dev/null
+  } || { echo "cannot install the Debian packages ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 2; }
 fi
 
 step "format"

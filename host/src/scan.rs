@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use stance_policy_engine::SourceFile;
+
 use crate::catalog::{self, CatalogError};
 use crate::collect::{Snapshot, SnapshotError};
 use crate::model::{self, CollectionError, Finding, Status, now_rfc3339};
@@ -46,6 +48,10 @@ pub struct ScanOptions {
     pub policy_paths: Vec<PathBuf>,
     /// Extra plugins (`.wasm` or `plugin.toml`).
     pub plugins: Vec<PathBuf>,
+    /// Policy files of rule packs (`--pack`), for the YAML engine.
+    pub pack_policies: Vec<SourceFile>,
+    /// Policy plugins of rule packs (`--pack`), already verified.
+    pub pack_plugins: Vec<PluginSource>,
     /// Default limits for every plugin (a manifest may override them).
     pub limits: Limits,
     pub batch_size: usize,
@@ -59,6 +65,8 @@ impl Default for ScanOptions {
             builtin_policies: true,
             policy_paths: Vec::new(),
             plugins: Vec::new(),
+            pack_policies: Vec::new(),
+            pack_plugins: Vec::new(),
             limits: Limits::default(),
             batch_size: 256,
             jobs: None,
@@ -111,13 +119,15 @@ impl ScanReport {
 /// Load every plugin a scan runs: the YAML engine with its policies, then the extras.
 pub fn load_plugins(rt: &Runtime, opts: &ScanOptions) -> Result<Vec<Plugin>, ScanError> {
     let mut sources: Vec<PluginSource> = Vec::new();
-    let files = catalog::policy_files(opts.builtin_policies, &opts.policy_paths)?;
+    let mut files = catalog::policy_files(opts.builtin_policies, &opts.policy_paths)?;
+    files.extend(opts.pack_policies.iter().cloned());
     if !files.is_empty() {
         sources.push(catalog::yaml_engine(&files, opts.limits));
     }
     for path in &opts.plugins {
         sources.push(catalog::plugin_source(path, opts.limits)?);
     }
+    sources.extend(opts.pack_plugins.iter().cloned());
     let mut plugins: Vec<Plugin> = Vec::with_capacity(sources.len());
     for src in sources {
         let plugin = Plugin::load(rt, src)?;

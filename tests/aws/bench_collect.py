@@ -102,6 +102,14 @@ def main():
             snap = json.load(open(f"{tmp}/stance.json"))
             rows.append(("Stance " + subprocess.run([args.stance, "--version"], capture_output=True, text=True).stdout.split()[-1],
                          " ".join(cmd[1:-2]), secs, rss, f"{len(snap['assets'])} assets"))
+            # Prowler always evaluates its checks too: the fair comparison is a full scan.
+            log("stance scan")
+            cmd = [args.stance, "scan", "--provider", "aws", "--services", "s3,ec2,iam",
+                   "--region", "us-east-1", "-q", "--format", "json", "--output", f"{tmp}/scan.json"]
+            secs, rss, code = run_child_rss(cmd, {**env, "STANCE_DB_PATH": f"{tmp}/stance.db"})
+            results = json.load(open(f"{tmp}/scan.json"))["scan"]["totals"]["findings"]
+            rows.append(("Stance " + subprocess.run([args.stance, "--version"], capture_output=True, text=True).stdout.split()[-1],
+                         " ".join(cmd[1:-4]), secs, rss, f"{results} check results, stored in SQLite"))
             if prowler:
                 log("prowler (this takes minutes)")
                 cmd = [str(prowler), "aws", "--services", "s3", "ec2", "iam", "--region", "us-east-1",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One way to run the moto AWS emulator for Stance's AWS tests and benchmarks.
 #
-#   tests/aws/moto.sh install          # create the venv with moto[server]==5.2.5 and boto3 (idempotent)
+#   tests/aws/moto.sh install          # create the venv with moto[server]==5.2.5, boto3 and pySigma + its SQLite backend (idempotent)
 #   tests/aws/moto.sh start [PORT]     # start moto_server on 127.0.0.1 (a free port when none is given),
 #                                      # wait until it answers, print the port on stdout
 #   tests/aws/moto.sh stop [PORT]      # stop the server started for PORT (every server this script started
@@ -38,11 +38,11 @@ done
 die() { echo "moto.sh: $*" >&2; exit 1; }
 
 install_venv() {
-  if [[ -x "$VENV/bin/moto_server" ]] && "$VENV/bin/python" -c "import moto, boto3, sys; sys.exit(0 if moto.__version__ == '$MOTO_VERSION' else 1)" 2>/dev/null; then
+  if [[ -x "$VENV/bin/moto_server" ]] && "$VENV/bin/python" -c "import moto, boto3, sigma.backends.sqlite, sys; from importlib.metadata import version as v; sys.exit(0 if (moto.__version__, v('pysigma'), v('pysigma-backend-sqlite')) == ('$MOTO_VERSION', '2.0.1', '2.1.1') else 1)" 2>/dev/null; then
     return 0
   fi
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" boto3
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" boto3 pysigma==2.0.1 pysigma-backend-sqlite==2.1.1
 }
 
 free_port() {

@@ -43,6 +43,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import seed_workloads  # DynamoDB, ACM, ELBv2, ECR, EKS (tests/aws/seed_workloads.py)
+
+import seed_posture  # GuardDuty, Config/Security Hub state, Access Analyzer, IAM certificates
+
 MOTO_VERSION = "5.2.5"
 ACCOUNT_A = "123456789012"  # moto's default account
 ACCOUNT_B = "111111111111"  # reached through sts:AssumeRole
@@ -1295,10 +1299,13 @@ def main() -> int:
     try:
         s.preflight(args.reset)
         for step in (s.seed_kms, s.seed_iam, s.seed_s3, s.seed_ec2, s.seed_rds, s.seed_logging, s.seed_findings,
+                     seed_workloads.step(s),
+                     __import__("seed_efs_sns_sqs_secretsmanager").step(s),
                      s.collect_implicit):
             t = time.monotonic()
             step()
             log(f"{step.__name__} done in {time.monotonic() - t:.1f}s")
+        seed_posture.seed(s)
         seconds = time.monotonic() - t0
         bulk, bulk_seconds = {}, None
         if args.buckets or args.security_groups:

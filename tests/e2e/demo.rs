@@ -33,7 +33,7 @@ fn demo_scan_reports_the_designed_findings() {
         "-q",
     ]);
     assert_eq!(code, 0);
-    assert_eq!(v["scan"]["totals"]["assets"], 82);
+    assert_eq!(v["scan"]["totals"]["assets"], 112);
     assert_eq!(
         (count(&v, "pass"), count(&v, "fail"), count(&v, "error")),
         (DEMO_PASS, DEMO_FAIL, 0)
@@ -41,7 +41,7 @@ fn demo_scan_reports_the_designed_findings() {
     let sev = &v["scan"]["totals"]["failed_by_severity"];
     assert_eq!(
         (&sev["critical"], &sev["high"], &sev["medium"], &sev["low"]),
-        (&4.into(), &12.into(), &31.into(), &32.into())
+        (&4.into(), &16.into(), &62.into(), &36.into())
     );
     let fails = failing(&v);
     for expected in [
@@ -99,7 +99,7 @@ fn findings_assets_and_scans_query_the_stored_scan() {
     let (code, high) = env.json(&["findings", "--severity", "high", "--format", "json"]);
     assert_eq!(code, 0);
     let high = high.as_array().unwrap();
-    assert_eq!(high.len(), 12);
+    assert_eq!(high.len(), 16);
     assert!(
         high.iter()
             .all(|f| f["severity"] == "high" && f["status"] == "fail")
@@ -118,7 +118,7 @@ fn findings_assets_and_scans_query_the_stored_scan() {
     ]);
     assert_eq!(passes.as_array().unwrap().len(), 7);
     let (_, min) = env.json(&["findings", "--min-severity", "high", "--format", "json"]);
-    assert_eq!(min.as_array().unwrap().len(), 16);
+    assert_eq!(min.as_array().unwrap().len(), 20);
 
     let csv = env.run(&["findings", "--format", "csv"]);
     let text = String::from_utf8(csv.stdout).unwrap();
@@ -231,5 +231,5 @@ fn version_names_every_contract() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("wit stance:plugin@0.1.0"), "{text}");
     assert!(text.contains("wasmtime 48."), "{text}");
-    assert!(text.contains("schema 2"), "{text}");
+    assert!(text.contains("schema 3"), "{text}");
 }

@@ -4,9 +4,12 @@
 #[cfg(feature = "aws")]
 mod aws;
 mod cases;
+mod compliance;
 mod containment;
 mod demo;
+mod detect;
 mod inputs;
+mod packs;
 mod plugins;
 mod store;
 mod support;

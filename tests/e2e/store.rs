@@ -162,7 +162,7 @@ fn a_killed_scan_leaves_earlier_scans_intact_and_no_partial_scan() {
     let assets: i64 = check
         .query_row("SELECT count(*) FROM assets", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(assets, 82, "nothing of the killed scan was committed");
+    assert_eq!(assets, 112, "nothing of the killed scan was committed");
     drop(check);
     // And the database takes the next scan.
     let (code, v) = env.json(&[
@@ -211,5 +211,5 @@ fn two_processes_scan_into_one_database_at_once() {
         .map(|s| s["assets"].as_u64().unwrap())
         .collect();
     assets.sort();
-    assert_eq!(assets, [82, 82, 5000, 5000]);
+    assert_eq!(assets, [112, 112, 5001, 5001]);
 }

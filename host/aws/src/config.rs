@@ -122,7 +122,9 @@ fn fallback(ctx: &Ctx, operation: &str, kind: &str, message: &str) {
     );
 }
 
-fn client(ctx: &Ctx) -> Client {
+/// A Config client that reads emulators' string timestamps too (also used
+/// by `config_status`).
+pub(super) fn client(ctx: &Ctx) -> Client {
     let mut conf =
         aws_sdk_config::config::Builder::from(&ctx.sdk).interceptor(timestamps::TimestampFix);
     if let Some(http) = ctx.sdk.http_client() {
@@ -1162,6 +1164,10 @@ mod timestamps {
         "lastStartTime",
         "lastStopTime",
         "lastStatusChangeTime",
+        // DescribeDeliveryChannelStatus (config_status)
+        "lastAttemptTime",
+        "lastSuccessfulTime",
+        "nextDeliveryTime",
     ];
 
     #[derive(Debug)]

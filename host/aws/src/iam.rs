@@ -1,7 +1,7 @@
 //! IAM: the account (password policy, summary, root's credential-report
 //! row), users (MFA, access keys and their last use, login profile, attached
 //! and inline policies, groups), roles (trust policy, policies, last use)
-//! and customer-managed policies.
+//! and customer-managed policies, and the server certificates stored in IAM.
 
 use std::time::Duration;
 
@@ -21,11 +21,14 @@ const ACCOUNT: &str = "aws_iam_account";
 const USER: &str = "aws_iam_user";
 const ROLE: &str = "aws_iam_role";
 const POLICY: &str = "aws_iam_policy";
+const SERVER_CERTIFICATE: &str = "aws_iam_server_certificate";
+/// The AWS managed policy that lets a principal work with AWS Support (CIS 1.16).
+const SUPPORT_POLICY: &str = "policy/AWSSupportAccess";
 
 pub async fn collect(ctx: &Ctx) -> Output {
     let c = Client::new(&ctx.sdk);
     let mut out = Output::default();
-    let (account, users, roles, policies) = tokio::join!(
+    let (account, users, roles, policies, certificates) = tokio::join!(
         async {
             if ctx.covered(ACCOUNT) {
                 Output::default()
@@ -54,11 +57,19 @@ pub async fn collect(ctx: &Ctx) -> Output {
                 policies(ctx, &c).await
             }
         },
+        async {
+            if ctx.covered(SERVER_CERTIFICATE) {
+                Output::default()
+            } else {
+                server_certificates(ctx, &c).await
+            }
+        },
     );
     out.extend(account);
     out.extend(users);
     out.extend(roles);
     out.extend(policies);
+    out.extend(certificates);
     out
 }
 
@@ -78,11 +89,12 @@ fn finish(ctx: &Ctx, what: &str, m: Misses, asset: impl FnOnce(Vec<Gap>) -> Asse
 
 async fn account(ctx: &Ctx, c: &Client) -> Output {
     let mut m = Misses::default();
-    let (pp, summary, report, mfa) = tokio::join!(
+    let (pp, summary, report, mfa, support) = tokio::join!(
         ctx.call(c.get_account_password_policy().send()),
         ctx.call(c.get_account_summary().send()),
         credential_report(ctx, c),
         ctx.call(c.list_virtual_mfa_devices().send()),
+        support_access(ctx, c),
     );
     let password_policy = match pp {
         Ok(r) => match r.password_policy() {
@@ -170,10 +182,12 @@ async fn account(ctx: &Ctx, c: &Client) -> Output {
             root
         }
     };
+    let support_access_policy = m.field("support_access_policy", support);
     let body = json!({
         "password_policy": password_policy,
         "summary": summary,
         "root": root,
+        "support_access_policy": support_access_policy,
     });
     let arn = format!("arn:{}:iam::{}:account", ctx.partition(), ctx.account);
     let mut out = finish(ctx, "account", m, |gaps| {
@@ -189,6 +203,37 @@ async fn account(ctx: &Ctx, c: &Client) -> Output {
     });
     out.errors.extend(report_error);
     out
+}
+
+/// Who has the AWSSupportAccess managed policy attached (ListEntitiesForPolicy):
+/// `{attachment_count, attached_roles, attached_users, attached_groups}`, names sorted.
+async fn support_access(ctx: &Ctx, c: &Client) -> Result<Value, Failed> {
+    let arn = format!("arn:{}:iam::aws:{SUPPORT_POLICY}", ctx.partition());
+    let pages = c
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .into_paginator()
+        .send();
+    let pages = ctx
+        .pages(pages)
+        .await
+        .map_err(|e| Failed::sdk("ListEntitiesForPolicy", &e))?;
+    let (mut roles, mut users, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    for p in &pages {
+        roles.extend(p.policy_roles().iter().filter_map(|r| r.role_name()));
+        users.extend(p.policy_users().iter().filter_map(|u| u.user_name()));
+        groups.extend(p.policy_groups().iter().filter_map(|g| g.group_name()));
+    }
+    for list in [&mut roles, &mut users, &mut groups] {
+        list.sort_unstable();
+        list.dedup();
+    }
+    Ok(json!({
+        "attachment_count": roles.len() + users.len() + groups.len(),
+        "attached_roles": roles,
+        "attached_users": users,
+        "attached_groups": groups,
+    }))
 }
 
 type ReportRow = std::collections::HashMap<String, String>;
@@ -631,4 +676,47 @@ pub(super) async fn policy_asset(ctx: &Ctx, c: &Client, p: PolicyParts) -> Outpu
     finish(ctx, &format!("policy {}", p.name), m, |gaps| {
         ctx.asset("global", p.arn, POLICY, p.name, p.tags, body, gaps)
     })
+}
+
+/// The SSL/TLS server certificates stored in IAM (ListServerCertificates
+/// gives every field the body holds).
+async fn server_certificates(ctx: &Ctx, c: &Client) -> Output {
+    let mut out = Output::default();
+    let pages = c.list_server_certificates().into_paginator().send();
+    let certificates = match ctx
+        .items(pages, |p| p.server_certificate_metadata_list)
+        .await
+    {
+        Ok(list) => list,
+        Err(e) => {
+            out.errors.push(ctx.sdk_error(
+                SERVICE,
+                "ListServerCertificates",
+                &e,
+                &[SERVER_CERTIFICATE],
+            ));
+            return out;
+        }
+    };
+    for cert in certificates {
+        let name = cert.server_certificate_name().to_string();
+        let body = json!({
+            "server_certificate_name": name,
+            "server_certificate_id": cert.server_certificate_id(),
+            "arn": cert.arn(),
+            "path": cert.path(),
+            "upload_date": doc::time(cert.upload_date()),
+            "expiration": doc::time(cert.expiration()),
+        });
+        out.assets.push(ctx.asset(
+            "global",
+            cert.arn().to_string(),
+            SERVER_CERTIFICATE,
+            name,
+            Vec::new(),
+            body,
+            Vec::new(),
+        ));
+    }
+    out
 }

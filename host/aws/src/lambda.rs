@@ -10,7 +10,7 @@ use stance_model::Asset;
 
 use super::doc::{self, s};
 use super::errors::is_not_found;
-use super::record::{Failed, Failures, Misses};
+use super::record::{Failed, Misses};
 use super::{Ctx, Output};
 
 const SERVICE: &str = "lambda";
@@ -87,13 +87,7 @@ pub async fn collect(ctx: &Ctx) -> Output {
         .buffer_unordered(8)
         .collect()
         .await;
-    let mut failures = Failures::default();
-    for (asset, failed) in results {
-        failures.add_all(&asset.name, failed);
-        out.assets.push(asset);
-    }
-    out.errors
-        .extend(failures.report(ctx, SERVICE, "functions"));
+    out.add_detailed(ctx, SERVICE, "functions", results);
     out
 }
 

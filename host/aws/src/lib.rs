@@ -25,6 +25,17 @@ macro_rules! toolkit {
                 feature = "config-recorder",
                 feature = "securityhub",
                 feature = "inspector2",
+                feature = "guardduty",
+                feature = "accessanalyzer",
+                feature = "efs",
+                feature = "sns",
+                feature = "sqs",
+                feature = "secretsmanager",
+                feature = "dynamodb",
+                feature = "acm",
+                feature = "elbv2",
+                feature = "ecr",
+                feature = "eks",
             )),
             allow(dead_code)
         )]
@@ -40,12 +51,30 @@ toolkit! {
 }
 mod services;
 
+#[cfg(feature = "accessanalyzer")]
+mod accessanalyzer;
+#[cfg(feature = "acm")]
+mod acm;
 #[cfg(feature = "cloudtrail")]
 mod cloudtrail;
 #[cfg(feature = "config-recorder")]
 mod config;
+#[cfg(feature = "config-recorder")]
+mod config_status;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 #[cfg(feature = "ec2")]
 mod ec2;
+#[cfg(feature = "ecr")]
+mod ecr;
+#[cfg(feature = "efs")]
+mod efs;
+#[cfg(feature = "eks")]
+mod eks;
+#[cfg(feature = "elbv2")]
+mod elbv2;
+#[cfg(feature = "guardduty")]
+mod guardduty;
 #[cfg(feature = "iam")]
 mod iam;
 #[cfg(feature = "inspector2")]
@@ -56,12 +85,22 @@ mod kms;
 mod lambda;
 #[cfg(feature = "logs")]
 mod logs;
+#[cfg(feature = "s3")]
+mod objects;
 #[cfg(feature = "rds")]
 mod rds;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "secretsmanager")]
+mod secretsmanager;
 #[cfg(feature = "securityhub")]
 mod securityhub;
+#[cfg(feature = "securityhub")]
+mod securityhub_hub;
+#[cfg(feature = "sns")]
+mod sns;
+#[cfg(feature = "sqs")]
+mod sqs;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -70,6 +109,8 @@ use tokio::sync::Semaphore;
 
 pub use client::AwsError;
 use client::Ctx;
+#[cfg(feature = "s3")]
+pub use objects::{KeyPage, ObjectBody, S3Objects};
 pub use services::{KNOWN_SERVICES, ServiceInfo};
 use stance_model::{Asset, CollectionError, ImportedFinding, Scope, Snapshot};
 
@@ -144,6 +185,36 @@ impl Output {
         self.assets.extend(other.assets);
         self.errors.extend(other.errors);
         self.findings.extend(other.findings);
+    }
+
+    /// Add assets whose detail calls may have failed: the assets (with their
+    /// gaps) go in, and each failing operation is reported once, naming the
+    /// `what` (e.g. "topics") it failed for.
+    #[cfg_attr(
+        not(any(
+            feature = "lambda",
+            feature = "dynamodb",
+            feature = "ecr",
+            feature = "efs",
+            feature = "eks",
+            feature = "secretsmanager",
+            feature = "sns"
+        )),
+        allow(dead_code)
+    )]
+    pub fn add_detailed(
+        &mut self,
+        ctx: &Ctx,
+        service: &str,
+        what: &str,
+        built: impl IntoIterator<Item = (Asset, Vec<record::Failed>)>,
+    ) {
+        let mut failures = record::Failures::default();
+        for (asset, failed) in built {
+            failures.add_all(&asset.name, failed);
+            self.assets.push(asset);
+        }
+        self.errors.extend(failures.report(ctx, service, what));
     }
 }
 

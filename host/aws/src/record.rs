@@ -75,6 +75,45 @@ pub struct Misses {
 }
 
 impl Misses {
+    /// Finish the one asset of a regional setting (GuardDuty detector, Config
+    /// recorder, Security Hub hub, …) that exists per account and region
+    /// whether or not the service is on: id
+    /// `arn:PARTITION:ARN_SERVICE:REGION:ACCOUNT:RESOURCE`, named after the
+    /// region, with these misses as its gaps and collection errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn regional_setting(
+        self,
+        ctx: &crate::client::Ctx,
+        out: &mut crate::Output,
+        service: &str,
+        arn_service: &str,
+        resource: &str,
+        resource_type: &str,
+        tags: Vec<(String, String)>,
+        body: Value,
+    ) {
+        let id = format!(
+            "arn:{}:{arn_service}:{}:{}:{resource}",
+            ctx.partition(),
+            ctx.region,
+            ctx.account
+        );
+        out.assets.push(ctx.asset(
+            &ctx.region,
+            id,
+            resource_type,
+            ctx.region.clone(),
+            tags,
+            body,
+            self.gaps,
+        ));
+        out.errors.extend(
+            self.failed
+                .into_iter()
+                .map(|f| f.into_error(ctx, service, None)),
+        );
+    }
+
     /// `failed` left `fields` unknown: a gap in each, the failure once.
     /// Returns the value those fields take (null).
     pub fn gap(&mut self, fields: &[&str], failed: Failed) -> Value {
@@ -87,7 +126,12 @@ impl Misses {
     }
 
     /// [`Misses::gap`] for a failed SDK call.
-    pub fn sdk<E, R>(&mut self, fields: &[&str], operation: &'static str, err: &SdkError<E, R>) -> Value
+    pub fn sdk<E, R>(
+        &mut self,
+        fields: &[&str],
+        operation: &'static str,
+        err: &SdkError<E, R>,
+    ) -> Value
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -183,7 +227,11 @@ mod tests {
             );
         }
         f.add_all("a", [Failed::other("GetBucketPolicy", "not JSON".into())]);
-        let errors = f.report(&super::super::client::tests::ctx("us-east-1"), "s3", "buckets");
+        let errors = f.report(
+            &super::super::client::tests::ctx("us-east-1"),
+            "s3",
+            "buckets",
+        );
         let messages: Vec<(&str, &str, &str)> = errors
             .iter()
             .map(|e| (e.operation.as_str(), e.kind.as_str(), e.message.as_str()))

@@ -40,6 +40,7 @@ pub const KNOWN_SERVICES: &[ServiceInfo] = &[
             "aws_iam_user",
             "aws_iam_role",
             "aws_iam_policy",
+            "aws_iam_server_certificate",
         ],
         global: true,
         findings: false,
@@ -95,9 +96,94 @@ pub const KNOWN_SERVICES: &[ServiceInfo] = &[
         findings: false,
     },
     ServiceInfo {
+        name: "dynamodb",
+        feature: "aws-dynamodb",
+        types: &["aws_dynamodb_table"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "acm",
+        feature: "aws-acm",
+        types: &["aws_acm_certificate"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "elbv2",
+        feature: "aws-elbv2",
+        types: &["aws_elbv2_load_balancer"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "ecr",
+        feature: "aws-ecr",
+        types: &["aws_ecr_repository"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "eks",
+        feature: "aws-eks",
+        types: &["aws_eks_cluster"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "efs",
+        feature: "aws-efs",
+        types: &["aws_efs_file_system", "aws_efs_access_point"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "sns",
+        feature: "aws-sns",
+        types: &["aws_sns_topic"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "sqs",
+        feature: "aws-sqs",
+        types: &["aws_sqs_queue"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "secretsmanager",
+        feature: "aws-secretsmanager",
+        types: &["aws_secretsmanager_secret"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "config",
+        feature: "aws-config-recorder",
+        types: &["aws_config_recorder"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "guardduty",
+        feature: "aws-guardduty",
+        types: &["aws_guardduty_detector"],
+        global: false,
+        findings: false,
+    },
+    ServiceInfo {
+        name: "accessanalyzer",
+        feature: "aws-accessanalyzer",
+        types: &["aws_accessanalyzer_region"],
+        global: false,
+        findings: false,
+    },
+    // The hub's state is collected whether or not findings are imported.
+    ServiceInfo {
         name: "securityhub",
         feature: "aws-securityhub",
-        types: &[],
+        types: &["aws_securityhub_hub"],
         global: false,
         findings: true,
     },
@@ -126,6 +212,17 @@ pub fn built(service: &str) -> bool {
         "securityhub" => cfg!(feature = "securityhub"),
         "inspector2" => cfg!(feature = "inspector2"),
         "config" => cfg!(feature = "config-recorder"),
+        "guardduty" => cfg!(feature = "guardduty"),
+        "accessanalyzer" => cfg!(feature = "accessanalyzer"),
+        "efs" => cfg!(feature = "efs"),
+        "sns" => cfg!(feature = "sns"),
+        "sqs" => cfg!(feature = "sqs"),
+        "secretsmanager" => cfg!(feature = "secretsmanager"),
+        "dynamodb" => cfg!(feature = "dynamodb"),
+        "acm" => cfg!(feature = "acm"),
+        "elbv2" => cfg!(feature = "elbv2"),
+        "ecr" => cfg!(feature = "ecr"),
+        "eks" => cfg!(feature = "eks"),
         _ => false,
     }
 }
@@ -227,7 +324,7 @@ pub async fn run_account(
         let regional: Vec<&'static ServiceInfo> = selected
             .iter()
             .copied()
-            .filter(|s| !s.global && (opts.import_findings || !s.findings))
+            .filter(|s| !s.global && (opts.import_findings || !s.findings || !s.types.is_empty()))
             .collect();
         places.push((region.clone(), regional));
     }
@@ -238,8 +335,9 @@ pub async fn run_account(
     for (region, services) in places {
         for service in services {
             let ctx = ctx_for(&region, covered.clone());
+            let import_findings = opts.import_findings;
             tasks.spawn(async move {
-                let output = dispatch(service.name, &ctx).await;
+                let output = dispatch(service.name, &ctx, import_findings).await;
                 (ctx.region, service.name, output)
             });
         }
@@ -325,7 +423,9 @@ fn covered_types(per_region: &[Vec<super::config::Source>]) -> HashSet<&'static 
         .collect()
 }
 
-async fn dispatch(service: &str, ctx: &Ctx) -> Output {
+/// `import_findings`: also import findings (Security Hub's, besides its hub asset).
+#[cfg_attr(not(feature = "securityhub"), allow(unused_variables))]
+async fn dispatch(service: &str, ctx: &Ctx, import_findings: bool) -> Output {
     match service {
         #[cfg(feature = "s3")]
         "s3" => super::s3::collect(ctx).await,
@@ -344,9 +444,39 @@ async fn dispatch(service: &str, ctx: &Ctx) -> Output {
         #[cfg(feature = "logs")]
         "logs" => super::logs::collect(ctx).await,
         #[cfg(feature = "securityhub")]
-        "securityhub" => super::securityhub::collect(ctx).await,
+        "securityhub" => {
+            let mut out = super::securityhub_hub::collect(ctx).await;
+            if import_findings {
+                out.extend(super::securityhub::collect(ctx).await);
+            }
+            out
+        }
+        #[cfg(feature = "config-recorder")]
+        "config" => super::config_status::collect(ctx).await,
+        #[cfg(feature = "guardduty")]
+        "guardduty" => super::guardduty::collect(ctx).await,
+        #[cfg(feature = "accessanalyzer")]
+        "accessanalyzer" => super::accessanalyzer::collect(ctx).await,
         #[cfg(feature = "inspector2")]
         "inspector2" => super::inspector2::collect(ctx).await,
+        #[cfg(feature = "efs")]
+        "efs" => super::efs::collect(ctx).await,
+        #[cfg(feature = "sns")]
+        "sns" => super::sns::collect(ctx).await,
+        #[cfg(feature = "sqs")]
+        "sqs" => super::sqs::collect(ctx).await,
+        #[cfg(feature = "secretsmanager")]
+        "secretsmanager" => super::secretsmanager::collect(ctx).await,
+        #[cfg(feature = "dynamodb")]
+        "dynamodb" => super::dynamodb::collect(ctx).await,
+        #[cfg(feature = "acm")]
+        "acm" => super::acm::collect(ctx).await,
+        #[cfg(feature = "elbv2")]
+        "elbv2" => super::elbv2::collect(ctx).await,
+        #[cfg(feature = "ecr")]
+        "ecr" => super::ecr::collect(ctx).await,
+        #[cfg(feature = "eks")]
+        "eks" => super::eks::collect(ctx).await,
         other => {
             let mut out = Output::default();
             out.errors.push(ctx.error(

@@ -4,14 +4,19 @@
 //!
 //! Exit codes: 0 clean, 1 findings at or above `--fail-on`, 2 errors.
 
+mod alerts;
 mod assets;
 mod bench;
 mod collect;
+mod detect;
 
 mod findings;
+mod key;
+mod pack;
 mod plugins;
 mod policies;
 mod report;
+mod rules;
 mod scan;
 mod scans;
 mod source;
@@ -32,7 +37,7 @@ use crate::store::{self, Store};
     version,
     about = "Cloud security policy engine: every rule runs as a sandboxed WebAssembly component",
     after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 errors.\n\
-                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, NO_COLOR."
+                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, STANCE_HOME, STANCE_PACK_DIR, NO_COLOR."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -71,6 +76,19 @@ enum Command {
     /// List plugins and their rules
     #[command(subcommand)]
     Plugins(plugins::Command),
+    /// Rule packs: init, build, sign, verify, push, pull, install, list, remove, update
+    #[command(subcommand)]
+    Pack(pack::Command),
+    /// Signing keys for rule packs
+    #[command(subcommand)]
+    Key(key::Command),
+    /// Run detection rules over audit logs (CloudTrail), store the alerts and route them
+    Detect(detect::Args),
+    /// Query stored alerts
+    Alerts(alerts::Args),
+    /// Check Sigma detection rules
+    #[command(subcommand)]
+    Rules(rules::Command),
     /// Measure throughput, cold start and memory (writes BENCHMARKS-style Markdown)
 
     /// Measure scan throughput, native-versus-wasm cost, cold start and memory (Markdown for BENCHMARKS.md)
@@ -106,6 +124,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(&ctx, args),
         Command::Policies(cmd) => policies::run(&ctx, cmd),
         Command::Plugins(cmd) => plugins::run(&ctx, cmd),
+        Command::Pack(cmd) => pack::run(&ctx, cmd),
+        Command::Key(cmd) => key::run(&ctx, cmd),
+        Command::Detect(args) => detect::run(&ctx, args),
+        Command::Alerts(args) => alerts::run(&ctx, args),
+        Command::Rules(cmd) => rules::run(&ctx, cmd),
 
         Command::Bench(args) => bench::run(&ctx, args),
         Command::Version => version(&ctx),

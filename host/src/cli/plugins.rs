@@ -40,6 +40,8 @@ pub fn run(_: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
     let opts = ScanOptions {
         plugins: a.plugins,
         policy_paths: a.policies,
+        pack_policies: Vec::new(),
+        pack_plugins: Vec::new(),
         limits: Limits::default(),
         ..ScanOptions::default()
     };

@@ -1,5 +1,6 @@
-//! `stance policies list|show|validate`: the YAML policies the built-in
-//! engine runs, parsed natively with the same crate the plugin embeds.
+//! `stance policies list|show|validate|coverage`: the YAML policies the
+//! built-in engine runs, parsed natively with the same crate the plugin
+//! embeds, and how they cover a framework's controls.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use stance_policy_engine::{Policy, PolicySet};
 use super::Globals;
 use crate::catalog;
 use crate::model::Severity;
+use crate::report::compliance::{self, Assessment};
 use crate::report::findings::severity_cell;
 use crate::report::{self, Format};
 
@@ -22,6 +24,32 @@ pub enum Command {
     Show(ShowArgs),
     /// Check policy files (the built-in pack when no PATH is given); exit 2 on any error
     Validate(ValidateArgs),
+    /// Which policies implement each control of a framework catalogue, and why the others are manual
+    Coverage(CoverageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    sources: Sources,
+
+    /// Framework catalogue: cis-aws-v5 or aws-fsbp (policies/frameworks)
+    #[arg(long, value_name = "NAME")]
+    framework: String,
+
+    #[arg(long, value_enum, default_value = "table")]
+    format: CoverageFormat,
+
+    /// Write to FILE instead of stdout
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CoverageFormat {
+    Table,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +107,7 @@ pub fn run(_: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::List(a) => list(a),
         Command::Show(a) => show(a),
         Command::Validate(a) => validate(a),
+        Command::Coverage(a) => coverage(a),
     }
 }
 
@@ -269,4 +298,157 @@ fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// One control of a catalogue with the policies that implement it.
+struct Covered<'a> {
+    control: &'a compliance::CatalogueControl,
+    policies: Vec<&'a Policy>,
+}
+
+impl Covered<'_> {
+    fn state(&self) -> &'static str {
+        match (self.control.assessment, self.policies.is_empty()) {
+            (_, false) => "covered",
+            (Assessment::Manual, true) => "manual",
+            (Assessment::Automated, true) => "not covered",
+        }
+    }
+}
+
+fn coverage(a: CoverageArgs) -> anyhow::Result<ExitCode> {
+    let set = load(&a.sources)?;
+    let catalogues = compliance::catalogues()?;
+    let wanted = a.framework.to_ascii_lowercase();
+    let Some(cat) = catalogues
+        .iter()
+        .find(|c| c.id == wanted || format!("{}-{}", c.framework, c.version) == wanted)
+    else {
+        let known: Vec<&str> = catalogues.iter().map(|c| c.id.as_str()).collect();
+        bail!(
+            "no catalogue for framework `{}`; known: {}",
+            a.framework,
+            known.join(", ")
+        );
+    };
+    let rows: Vec<Covered> = cat
+        .controls
+        .iter()
+        .map(|control| Covered {
+            control,
+            policies: set
+                .policies()
+                .iter()
+                .filter(|p| {
+                    p.enabled
+                        && p.compliance.iter().any(|c| {
+                            c.framework.eq_ignore_ascii_case(&cat.framework)
+                                && c.version == cat.version
+                                && c.control == control.id
+                        })
+                })
+                .collect(),
+        })
+        .collect();
+    let count = |state: &str, assessment: Assessment| {
+        rows.iter()
+            .filter(|r| r.state() == state && r.control.assessment == assessment)
+            .count()
+    };
+    let automated = rows
+        .iter()
+        .filter(|r| r.control.assessment == Assessment::Automated)
+        .count();
+    let mut out = report::open_output(a.output.as_deref())?;
+    match a.format {
+        CoverageFormat::Json => report::write_json(
+            &mut out,
+            &serde_json::json!({
+                "framework": cat.framework,
+                "version": cat.version,
+                "name": cat.name,
+                "controls": rows.iter().map(|r| serde_json::json!({
+                    "id": r.control.id,
+                    "title": r.control.title,
+                    "assessment": r.control.assessment,
+                    "coverage": r.state(),
+                    "policies": r.policies.iter().map(|p| &p.id).collect::<Vec<_>>(),
+                    "why_manual": r.control.why_manual,
+                })).collect::<Vec<_>>(),
+            }),
+        )?,
+        CoverageFormat::Markdown => {
+            writeln!(
+                out,
+                "# {} {}: coverage by Stance's built-in policies\n",
+                cat.name, cat.version
+            )?;
+            writeln!(
+                out,
+                "Generated by `stance policies coverage --framework {} --format markdown`; \
+                 a test fails when this file is out of date.\n",
+                cat.id
+            )?;
+            writeln!(
+                out,
+                "{} controls: {automated} automated ({} covered, {} not covered), {} manual \
+                 ({} of them with supporting policies anyway).\n",
+                rows.len(),
+                count("covered", Assessment::Automated),
+                count("not covered", Assessment::Automated),
+                rows.len() - automated,
+                count("covered", Assessment::Manual),
+            )?;
+            writeln!(out, "| control | title | assessment | policies | note |")?;
+            writeln!(out, "|---|---|---|---|---|")?;
+            for r in &rows {
+                let policies: Vec<String> =
+                    r.policies.iter().map(|p| format!("`{}`", p.id)).collect();
+                let note = match r.state() {
+                    "manual" => r.control.why_manual.clone().unwrap_or_default(),
+                    "not covered" => "no policy yet".to_string(),
+                    _ => String::new(),
+                };
+                let assessment = match r.control.assessment {
+                    Assessment::Automated => "automated",
+                    Assessment::Manual => "manual",
+                };
+                writeln!(
+                    out,
+                    "| {} | {} | {assessment} | {} | {} |",
+                    r.control.id,
+                    cell(&r.control.title),
+                    policies.join("<br>"),
+                    cell(&note)
+                )?;
+            }
+        }
+        CoverageFormat::Table => {
+            let mut t = report::table(&["CONTROL", "ASSESSMENT", "COVERAGE", "POLICIES"]);
+            for r in &rows {
+                let ids: Vec<&str> = r.policies.iter().map(|p| p.id.as_str()).collect();
+                t.add_row(vec![
+                    r.control.id.clone(),
+                    format!("{:?}", r.control.assessment).to_lowercase(),
+                    r.state().to_string(),
+                    ids.join("\n"),
+                ]);
+            }
+            writeln!(
+                out,
+                "{t}\n{automated} automated controls, {} covered",
+                count("covered", Assessment::Automated)
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Text for a Markdown table cell: one line, pipes escaped.
+fn cell(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
 }

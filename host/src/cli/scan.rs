@@ -32,6 +32,13 @@ pub struct Args {
     #[arg(long = "plugin", value_name = "PATH")]
     plugins: Vec<PathBuf>,
 
+    /// An installed rule pack, NAME or NAME@RANGE (repeatable): its policies and plugins run too; pinned in stance.lock
+    #[arg(long = "pack", value_name = "NAME[@RANGE]")]
+    packs: Vec<stance_pack::PackSpec>,
+
+    #[command(flatten)]
+    trust: super::pack::TrustArgs,
+
     /// Exit 1 when a finding fails at or above this severity
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
@@ -68,16 +75,20 @@ pub struct Args {
 pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let mut store = ctx.store()?;
     let rt = Runtime::new(ComponentCache::from_env())?;
+    let limits = Limits {
+        timeout: Duration::from_millis(args.timeout_ms),
+        memory_bytes: (args.memory_mib as usize) << 20,
+        output_bytes: (args.max_output_mib as usize) << 20,
+    };
+    let packs = super::pack::sources(ctx, &args.packs, &args.trust, limits)?;
     let (snapshot, label) = source::gather(&args.source, ctx.interactive())?;
     let opts = ScanOptions {
         builtin_policies: !args.no_builtin_policies,
         policy_paths: args.policies.clone(),
         plugins: args.plugins.clone(),
-        limits: Limits {
-            timeout: Duration::from_millis(args.timeout_ms),
-            memory_bytes: (args.memory_mib as usize) << 20,
-            output_bytes: (args.max_output_mib as usize) << 20,
-        },
+        pack_policies: packs.policies,
+        pack_plugins: packs.plugins,
+        limits,
         batch_size: args.batch_size as usize,
         jobs: args.jobs.map(|j| j as usize),
     };

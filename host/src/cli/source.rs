@@ -2,10 +2,12 @@
 //! collection (`--provider aws` with its credential and scope flags), with a
 //! progress bar per account and region.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::bail;
 
+use crate::collect::context::{self, Covered};
 use crate::collect::{self, Snapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,7 +51,7 @@ pub struct AwsArgs {
     #[arg(long, value_name = "ID", requires = "role_arns")]
     pub external_id: Option<String>,
 
-    /// Only these services (comma-separated: s3, iam, ec2, rds, cloudtrail, kms, lambda, logs, securityhub, inspector2)
+    /// Only these services (comma-separated: s3, iam, ec2, rds, cloudtrail, kms, lambda, logs, dynamodb, acm, elbv2, ecr, eks, efs, sns, sqs, secretsmanager, config, guardduty, accessanalyzer, securityhub, inspector2)
     #[arg(
         long,
         value_delimiter = ',',
@@ -75,17 +77,55 @@ pub struct AwsArgs {
 pub fn gather(args: &SourceArgs, interactive: bool) -> anyhow::Result<(Snapshot, String)> {
     match (&args.snapshot, args.provider) {
         (Some(path), _) => {
-            let snapshot = collect::snapshot::read(path)?;
+            let mut snapshot = collect::snapshot::read(path)?;
+            // A snapshot states what exists: every type counts as collected.
+            with_context(&mut snapshot, Covered::All);
             Ok((snapshot, format!("snapshot:{}", path.display())))
         }
         (None, Some(Provider::Aws)) => {
-            let snapshot = collect_aws(&args.aws, interactive)?;
+            let mut snapshot = collect_aws(&args.aws, interactive)?;
+            let selected = selected_types(&args.aws.services);
+            with_context(&mut snapshot, Covered::Only(&selected));
             Ok((snapshot, "aws".to_string()))
         }
         (None, None) => {
             bail!("say what to scan: --snapshot FILE, or --provider aws to collect live")
         }
     }
+}
+
+/// Add the derived account-context assets (collect/context.rs) to an AWS collection.
+fn with_context(snapshot: &mut Snapshot, covered: Covered<'_>) {
+    if snapshot.provider != "aws" {
+        return;
+    }
+    let at = snapshot
+        .collected_at
+        .clone()
+        .or_else(|| snapshot.assets.iter().map(|a| a.collected_at.clone()).max())
+        .unwrap_or_else(stance_model::now_rfc3339);
+    context::derive(
+        &mut snapshot.assets,
+        &snapshot.errors,
+        &snapshot.scope.accounts,
+        covered,
+        &at,
+    );
+}
+
+/// The resource types of the services a live collection selected (all when none named).
+#[cfg(feature = "aws-core")]
+fn selected_types(services: &[String]) -> BTreeSet<String> {
+    collect::aws::KNOWN_SERVICES
+        .iter()
+        .filter(|s| services.is_empty() || services.iter().any(|n| n == s.name))
+        .flat_map(|s| s.types.iter().map(|t| t.to_string()))
+        .collect()
+}
+
+#[cfg(not(feature = "aws-core"))]
+fn selected_types(_: &[String]) -> BTreeSet<String> {
+    BTreeSet::new()
 }
 
 #[cfg(feature = "aws-core")]
@@ -105,8 +145,12 @@ fn collect_aws(args: &AwsArgs, interactive: bool) -> anyhow::Result<Snapshot> {
         use_config: !args.no_config,
         import_findings: !args.no_imported_findings,
     };
+    // The collectors' futures are large (the SDK crates and stance-aws are
+    // built at opt-level 0, where every match arm keeps its own stack slots):
+    // tokio's default 2 MiB worker stack overflowed once the services grew.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 * 1024 * 1024)
         .build()
         .context("starting the async runtime")?;
     let progress = bars::Bars::new(interactive);

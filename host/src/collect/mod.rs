@@ -5,6 +5,7 @@
 
 #[cfg(feature = "aws-core")]
 pub use stance_aws as aws;
+pub mod context;
 pub mod snapshot;
 pub mod synthetic;
 

@@ -2,9 +2,11 @@
 //! file. Reports read what the store returns; they never query plugins or
 //! re-read raw input.
 
+pub mod alerts;
 pub mod compliance;
 pub mod findings;
 pub mod html;
+pub mod route;
 pub mod summary;
 
 use std::fs::File;

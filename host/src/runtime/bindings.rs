@@ -6,3 +6,16 @@ pub mod policy {
         path: "../wit",
     });
 }
+
+/// The detector world shares `types` and `host` with the policy world: one
+/// set of Rust types and one linker definition serve both.
+pub mod detector {
+    wasmtime::component::bindgen!({
+        world: "detector",
+        path: "../wit",
+        with: {
+            "stance:plugin/types": crate::runtime::bindings::policy::stance::plugin::types,
+            "stance:plugin/host": crate::runtime::bindings::policy::stance::plugin::host,
+        },
+    });
+}

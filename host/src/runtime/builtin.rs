@@ -9,6 +9,12 @@ pub const YAML_POLICY_WASM: &[u8] =
 /// The origin reported for the embedded policy engine.
 pub const YAML_POLICY_ORIGIN: &str = "builtin:yaml-policy";
 
+/// The Sigma engine (`plugins/sigma`) as a detector component.
+pub const SIGMA_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stance_sigma_plugin.wasm"));
+
+/// The origin reported for the embedded Sigma engine.
+pub const SIGMA_ORIGIN: &str = "builtin:sigma";
+
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/builtin_policies.rs"));
 }
@@ -21,4 +27,9 @@ pub fn policies() -> &'static [(&'static str, &'static str)] {
 /// The compliance framework catalogues (`policies/frameworks`).
 pub fn frameworks() -> &'static [(&'static str, &'static str)] {
     generated::FRAMEWORKS
+}
+
+/// The built-in Sigma detection pack (`policies/cloudtrail`): (path relative to the repository, YAML text).
+pub fn sigma_rules() -> &'static [(&'static str, &'static str)] {
+    generated::SIGMA_RULES
 }

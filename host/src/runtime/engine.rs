@@ -54,6 +54,12 @@ impl Runtime {
             |data| data,
         )
         .map_err(|e| RuntimeError(e.to_string()))?;
+        // Detectors also import the host-kept key-value state (host_api).
+        bindings::detector::stance::plugin::state::add_to_linker::<StoreData, HasSelf<StoreData>>(
+            &mut linker,
+            |data| data,
+        )
+        .map_err(|e| RuntimeError(e.to_string()))?;
 
         let ticker = Ticker::start(&engine);
         Ok(Runtime {

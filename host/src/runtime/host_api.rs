@@ -14,6 +14,7 @@ use wasmtime_wasi::{
 use super::bindings::policy::stance::plugin::host::{Host, Level};
 use super::bindings::policy::stance::plugin::types;
 use super::limits::MemoryLimiter;
+use super::state::CallState;
 
 /// Lines a plugin may log per call; the rest are counted and dropped.
 const MAX_LOG_LINES: u32 = 1000;
@@ -30,6 +31,8 @@ pub(crate) struct StoreData {
     plugin: Arc<str>,
     settings: Arc<str>,
     log_lines: u32,
+    /// A detector's state for the duration of one call (None for policies).
+    pub state: Option<CallState>,
 }
 
 impl StoreData {
@@ -65,6 +68,7 @@ impl StoreData {
             plugin,
             settings,
             log_lines: 0,
+            state: None,
         }
     }
 }
@@ -133,5 +137,31 @@ impl Host for StoreData {
 
     fn settings(&mut self) -> String {
         self.settings.to_string()
+    }
+}
+
+impl super::bindings::detector::stance::plugin::state::Host for StoreData {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.as_ref().and_then(|s| s.get(&key))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        match self.state.as_mut() {
+            Some(s) => s.set(key, value),
+            None => Err("this plugin has no state store".to_string()),
+        }
+    }
+
+    fn delete(&mut self, key: String) {
+        if let Some(s) = self.state.as_mut() {
+            s.delete(key);
+        }
+    }
+
+    fn keys(&mut self, prefix: String) -> Vec<String> {
+        self.state
+            .as_ref()
+            .map(|s| s.keys(&prefix))
+            .unwrap_or_default()
     }
 }

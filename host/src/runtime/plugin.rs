@@ -47,6 +47,16 @@ pub struct PluginSource {
     pub limits: Limits,
 }
 
+impl fmt::Debug for PluginSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginSource")
+            .field("origin", &self.origin)
+            .field("bytes", &self.bytes.len())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A setting a plugin declares.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SettingSpec {
@@ -190,60 +200,100 @@ impl fmt::Debug for Plugin {
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
+/// A component checked and compiled for one world, not yet described.
+pub(crate) struct Prepared {
+    pub digest: String,
+    pub compile: CacheOutcome,
+    pub world: World,
+    pub wit_version: String,
+    pub instance_pre: wasmtime::component::InstancePre<StoreData>,
+    pub settings: serde_json::Value,
+    pub settings_json: Arc<str>,
+}
+
+/// The checks every plugin goes through before `describe`: a component, of
+/// the `expected` world, of a compatible WIT version, importing only what is
+/// granted, linked, with object settings.
+pub(crate) fn prepare(
+    rt: &Runtime,
+    src: &PluginSource,
+    expected: World,
+) -> Result<Prepared, PluginLoadError> {
+    let origin = src.origin.clone();
+    let header = src.bytes.get(..8).unwrap_or(&[]);
+    if header != COMPONENT_HEADER {
+        let detail = if header == CORE_MODULE_HEADER {
+            "it is a core wasm module".to_string()
+        } else if header.starts_with(b"\0asm") {
+            "unknown wasm encoding".to_string()
+        } else {
+            "no wasm header".to_string()
+        };
+        return Err(PluginLoadError::NotAComponent { origin, detail });
+    }
+    let digest = digest(&src.bytes);
+    let (component, compile) = rt
+        .cache
+        .load(&rt.engine, &src.bytes, &digest)
+        .map_err(|e| PluginLoadError::Compile {
+            origin: origin.clone(),
+            message: format!("{e:#}"),
+        })?;
+    let (world, wit_version) = inspect(&rt.engine, &component, &origin)?;
+    if world != expected {
+        return Err(PluginLoadError::WrongWorld {
+            origin,
+            found: world.as_str(),
+            expected: expected.as_str(),
+        });
+    }
+    let instance_pre =
+        rt.linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginLoadError::Link {
+                origin: origin.clone(),
+                message: format!("{e:#}"),
+            })?;
+    let settings = match &src.settings {
+        serde_json::Value::Object(_) => src.settings.clone(),
+        serde_json::Value::Null => serde_json::json!({}),
+        other => {
+            return Err(PluginLoadError::Settings {
+                origin,
+                who: "the plugin".into(),
+                message: format!("settings must be an object, not {other}"),
+            });
+        }
+    };
+    let settings_json: Arc<str> = Arc::from(settings.to_string());
+    Ok(Prepared {
+        digest,
+        compile,
+        world,
+        wit_version,
+        instance_pre,
+        settings,
+        settings_json,
+    })
+}
+
 impl Plugin {
     /// Load a policy plugin: every check of the design's "The WIT contract" and "The runtime".
     pub fn load(rt: &Runtime, src: PluginSource) -> Result<Plugin, PluginLoadError> {
         let origin = src.origin.clone();
-        let header = src.bytes.get(..8).unwrap_or(&[]);
-        if header != COMPONENT_HEADER {
-            let detail = if header == CORE_MODULE_HEADER {
-                "it is a core wasm module".to_string()
-            } else if header.starts_with(b"\0asm") {
-                "unknown wasm encoding".to_string()
-            } else {
-                "no wasm header".to_string()
-            };
-            return Err(PluginLoadError::NotAComponent { origin, detail });
-        }
-        let digest = digest(&src.bytes);
-        let (component, compile) = rt
-            .cache
-            .load(&rt.engine, &src.bytes, &digest)
-            .map_err(|e| PluginLoadError::Compile {
-                origin: origin.clone(),
-                message: format!("{e:#}"),
-            })?;
-        let (world, wit_version) = inspect(&rt.engine, &component, &origin)?;
-        if world != World::Policy {
-            return Err(PluginLoadError::WrongWorld {
-                origin,
-                found: world.as_str(),
-                expected: World::Policy.as_str(),
-            });
-        }
-        let instance_pre =
-            rt.linker
-                .instantiate_pre(&component)
-                .map_err(|e| PluginLoadError::Link {
-                    origin: origin.clone(),
-                    message: format!("{e:#}"),
-                })?;
+        let Prepared {
+            digest,
+            compile,
+            world,
+            wit_version,
+            instance_pre,
+            settings,
+            settings_json,
+        } = prepare(rt, &src, World::Policy)?;
         let pre = PolicyPre::new(instance_pre).map_err(|e| PluginLoadError::Link {
             origin: origin.clone(),
             message: format!("{e:#}"),
         })?;
-        let settings = match &src.settings {
-            serde_json::Value::Object(_) => src.settings.clone(),
-            serde_json::Value::Null => serde_json::json!({}),
-            other => {
-                return Err(PluginLoadError::Settings {
-                    origin,
-                    who: "the plugin".into(),
-                    message: format!("settings must be an object, not {other}"),
-                });
-            }
-        };
-        let settings_json: Arc<str> = Arc::from(settings.to_string());
         let provisional: Arc<str> = Arc::from(origin.as_str());
         let info = call(
             &rt.engine,
@@ -443,7 +493,7 @@ fn call<R>(
         .map_err(|e| classify(e, store.data().limiter.hit, &stderr, limits, false))
 }
 
-fn classify(
+pub(crate) fn classify(
     err: wasmtime::Error,
     memory_hit: bool,
     stderr: &MemoryOutputPipe,
@@ -570,7 +620,7 @@ pub fn compatible(found: &str, host: &str) -> bool {
     }
 }
 
-fn validate_info(
+pub(crate) fn validate_info(
     info: &wit::PluginInfo,
     origin: &str,
 ) -> Result<(Vec<Rule>, Vec<SettingSpec>), PluginLoadError> {
@@ -688,7 +738,7 @@ pub fn check_settings(settings: &serde_json::Value, spec: &[SettingSpec]) -> Res
     Ok(())
 }
 
-fn severity(s: wit::Severity) -> Severity {
+pub(crate) fn severity(s: wit::Severity) -> Severity {
     match s {
         wit::Severity::Info => Severity::Info,
         wit::Severity::Low => Severity::Low,

@@ -144,6 +144,82 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE finding_state ADD COLUMN account TEXT;
     ALTER TABLE finding_state ADD COLUMN region TEXT;
     "#,
+    // 3: detection. Runs of `stance detect`, the alerts they raised (one row
+    // per run and alert; `duplicate` when an earlier run raised the same
+    // alert), failed batches, and the detectors' key-value state, which
+    // outlives runs so that correlation windows span them.
+    r#"
+    CREATE TABLE detection_runs (
+        id             INTEGER PRIMARY KEY,
+        started_at     TEXT NOT NULL,
+        finished_at    TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        inputs         TEXT NOT NULL,
+        stance_version TEXT NOT NULL,
+        events         INTEGER NOT NULL,
+        alerts         INTEGER NOT NULL,
+        summary        TEXT NOT NULL
+    );
+
+    CREATE TABLE alerts (
+        id             INTEGER PRIMARY KEY,
+        run_id         INTEGER NOT NULL REFERENCES detection_runs(id) ON DELETE CASCADE,
+        fingerprint    TEXT NOT NULL,
+        duplicate      INTEGER NOT NULL,
+        rule_id        TEXT NOT NULL,
+        title          TEXT NOT NULL,
+        plugin         TEXT NOT NULL,
+        plugin_version TEXT NOT NULL,
+        severity       TEXT NOT NULL,
+        severity_rank  INTEGER NOT NULL,
+        message        TEXT NOT NULL,
+        event_ids      TEXT NOT NULL,
+        group_key      TEXT,
+        window_start   TEXT NOT NULL,
+        window_end     TEXT NOT NULL,
+        evidence       TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        region         TEXT NOT NULL,
+        source         TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_run ON alerts(run_id, severity_rank);
+    CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint);
+    CREATE INDEX alerts_by_window ON alerts(window_end);
+
+    CREATE TABLE detection_failures (
+        run_id         INTEGER NOT NULL REFERENCES detection_runs(id) ON DELETE CASCADE,
+        plugin         TEXT NOT NULL,
+        plugin_version TEXT NOT NULL,
+        rule_id        TEXT,
+        batch          INTEGER NOT NULL,
+        events         INTEGER NOT NULL,
+        kind           TEXT NOT NULL,
+        cause          TEXT NOT NULL
+    );
+    CREATE INDEX detection_failures_by_run ON detection_failures(run_id);
+
+    CREATE TABLE detector_state (
+        plugin     TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      BLOB NOT NULL,
+        PRIMARY KEY (plugin, key)
+    ) WITHOUT ROWID;
+    "#,
+    // 4: alert suppressions. A suppression silences the alerts of a rule
+    // (optionally one group key, optionally alerts whose field has a value)
+    // until it expires; an alert it silenced keeps its id in `suppressed_by`.
+    r#"
+    CREATE TABLE alert_suppressions (
+        id          INTEGER PRIMARY KEY,
+        rule_id     TEXT NOT NULL,
+        group_key   TEXT,
+        matches     TEXT NOT NULL,
+        until       TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+    );
+    ALTER TABLE alerts ADD COLUMN suppressed_by INTEGER;
+    "#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {

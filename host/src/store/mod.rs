@@ -3,6 +3,7 @@
 //! and never runs plugins; it keeps what the pipeline hands it and answers
 //! queries for reports.
 
+mod alerts;
 mod migrations;
 mod query;
 mod writer;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
 pub use query::{AssetFilter, AssetRow, FindingFilter, FindingRow, ResourceRef, ScanRow};
 pub use writer::{ScanMeta, ScanTotals, ScanWriter};
 

@@ -1,0 +1,528 @@
+//! Packs in OCI registries, as artifacts in the way wasm tools store
+//! components (docs/packs.md, "Sharing packs"): an OCI image manifest whose
+//! config is a small JSON document of our own media type and whose one layer
+//! is the signed pack archive, byte for byte. Also plain https downloads.
+//!
+//! Registry credentials come from the docker config (`DOCKER_CONFIG` or
+//! `~/.docker/config.json`, `auths` entries); without one, access is
+//! anonymous. Plain http is used only for loopback registries, or for any
+//! with `--insecure`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine as _;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::manifest::OciImageManifest;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use stance_pack::PackArchive;
+
+use super::{NetOptions, is_loopback};
+
+/// The media type of the layer that holds the pack archive.
+pub const PACK_LAYER_MEDIA_TYPE: &str = "application/vnd.stance.pack.layer.v1.tar+gzip";
+/// The media type of the config: [`PackConfig`] as JSON.
+pub const PACK_CONFIG_MEDIA_TYPE: &str = "application/vnd.stance.pack.config.v1+json";
+/// The manifest media type (OCI image manifest v1).
+pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The largest archive fetched (what a pack may unpack to).
+const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+
+/// The config blob of a pack artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct PackConfig {
+    pub name: String,
+    pub version: String,
+    /// `sha256:…` of the archive (the layer).
+    pub digest: String,
+    /// The WIT package the pack's plugins were built for.
+    pub wit: String,
+    pub min_stance_version: String,
+}
+
+/// What `push` did.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// `oci://REGISTRY/REPO:TAG`, as given.
+    pub tagged: String,
+    /// `oci://REGISTRY/REPO@sha256:…`: the manifest by digest.
+    pub pinned: String,
+    pub manifest_digest: String,
+    pub config: PackConfig,
+}
+
+/// What `pull` fetched.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub archive: Vec<u8>,
+    /// `oci://REGISTRY/REPO@sha256:…`.
+    pub pinned: String,
+    pub manifest_digest: String,
+    pub config: PackConfig,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Parses `oci://REGISTRY/REPO:TAG` or `oci://REGISTRY/REPO@sha256:…`; the
+/// registry must be named (no implicit docker.io).
+pub fn parse_reference(s: &str) -> anyhow::Result<Reference> {
+    let Some(rest) = s.strip_prefix("oci://") else {
+        bail!("{s}: an OCI reference starts with oci:// (oci://REGISTRY/REPO:TAG)");
+    };
+    let reference = Reference::try_from(rest)
+        .map_err(|e| anyhow!("{s}: not an OCI reference ({e}); write oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@sha256:DIGEST"))?;
+    if !rest.starts_with(&format!("{}/", reference.registry())) {
+        bail!("{s}: name the registry, e.g. oci://ghcr.io/{rest} or oci://127.0.0.1:5000/{rest}");
+    }
+    Ok(reference)
+}
+
+/// reqwest is built without a crypto provider of its own: use ring, as the
+/// AWS SDK does. Called before any client is built; a second install (the
+/// provider is already set) is harmless.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the network runtime")
+}
+
+fn client(reference: &Reference, net: NetOptions) -> Client {
+    install_crypto_provider();
+    let registry = reference.resolve_registry().to_string();
+    let protocol = if net.insecure || is_loopback(&registry) {
+        ClientProtocol::HttpsExcept(vec![registry])
+    } else {
+        ClientProtocol::Https
+    };
+    Client::new(ClientConfig {
+        protocol,
+        platform_resolver: None,
+        connect_timeout: Some(std::time::Duration::from_secs(30)),
+        user_agent: concat!("stance/", env!("CARGO_PKG_VERSION")),
+        ..Default::default()
+    })
+}
+
+/// The docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+pub fn docker_config_path() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG").filter(|p| !p.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
+        None => dirs::home_dir().map(|h| h.join(".docker").join("config.json")),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DockerConfig {
+    #[serde(default)]
+    auths: BTreeMap<String, DockerAuth>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DockerAuth {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    registrytoken: Option<String>,
+}
+
+/// `https://index.docker.io/v1/` → `index.docker.io`; `host:port` stays.
+fn normalize_registry(key: &str) -> String {
+    let key = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    let host = key.split('/').next().unwrap_or(key).to_ascii_lowercase();
+    match host.as_str() {
+        "docker.io" | "registry-1.docker.io" => "index.docker.io".to_string(),
+        _ => host,
+    }
+}
+
+/// The credentials for `registry` from the docker config, else anonymous.
+pub fn registry_auth(registry: &str) -> anyhow::Result<RegistryAuth> {
+    let Some(path) = docker_config_path() else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RegistryAuth::Anonymous),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let config: DockerConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a docker config file", path.display()))?;
+    let wanted = normalize_registry(registry);
+    let entry = config
+        .auths
+        .iter()
+        .find(|(k, _)| normalize_registry(k) == wanted);
+    let Some((_, entry)) = entry else {
+        if config
+            .cred_helpers
+            .keys()
+            .any(|k| normalize_registry(k) == wanted)
+            || config.creds_store.is_some()
+        {
+            tracing::warn!(
+                "{}: credential helpers are not supported; using anonymous access to {registry} (add an `auths` entry, e.g. with `docker login`, without a credsStore)",
+                path.display()
+            );
+        }
+        return Ok(RegistryAuth::Anonymous);
+    };
+    if let Some(token) = entry.registrytoken.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(RegistryAuth::Bearer(token.clone()));
+    }
+    if let Some(auth) = entry.auth.as_ref().filter(|a| !a.is_empty()) {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .with_context(|| {
+                format!(
+                    "{}: the `auth` of {registry} is not base64 of USER:PASSWORD",
+                    path.display()
+                )
+            })?;
+        let Some((user, pass)) = decoded.split_once(':') else {
+            bail!(
+                "{}: the `auth` of {registry} is not base64 of USER:PASSWORD",
+                path.display()
+            );
+        };
+        return Ok(RegistryAuth::Basic(user.to_string(), pass.to_string()));
+    }
+    match (&entry.username, &entry.password) {
+        (Some(u), Some(p)) => Ok(RegistryAuth::Basic(u.clone(), p.clone())),
+        _ => Ok(RegistryAuth::Anonymous),
+    }
+}
+
+/// A hint for registry errors that are about credentials.
+fn auth_hint(e: &oci_client::errors::OciDistributionError) -> String {
+    let text = e.to_string().to_ascii_lowercase();
+    let about_auth = ["unauthorized", "not authorized", "authentication", "denied"]
+        .iter()
+        .any(|w| text.contains(w));
+    if !about_auth {
+        return String::new();
+    }
+    let config = docker_config_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "~/.docker/config.json".into());
+    format!(
+        " (the registry wants credentials: Stance reads the `auths` entries of {config}, as `docker login` writes them)"
+    )
+}
+
+fn pinned(reference: &Reference, digest: &str) -> String {
+    format!(
+        "oci://{}/{}@{digest}",
+        reference.registry(),
+        reference.repository()
+    )
+}
+
+/// The OCI manifest of a pack artifact, as pushed (deterministic bytes).
+pub fn manifest_bytes(
+    archive: &PackArchive,
+    archive_bytes: &[u8],
+    config: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    let m = archive.manifest();
+    let mut annotations = serde_json::Map::new();
+    let mut note = |k: &str, v: &str| {
+        if !v.is_empty() {
+            annotations.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+        }
+    };
+    note("org.opencontainers.image.title", &m.pack.name);
+    note(
+        "org.opencontainers.image.version",
+        &m.pack.version.to_string(),
+    );
+    note("org.opencontainers.image.description", &m.pack.description);
+    note(
+        "org.opencontainers.image.authors",
+        &m.pack.authors.join(", "),
+    );
+    note(
+        "org.opencontainers.image.licenses",
+        m.pack.license.as_deref().unwrap_or(""),
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST_MEDIA_TYPE,
+        "config": {
+            "mediaType": PACK_CONFIG_MEDIA_TYPE,
+            "digest": sha256(config),
+            "size": config.len(),
+        },
+        "layers": [{
+            "mediaType": PACK_LAYER_MEDIA_TYPE,
+            "digest": sha256(archive_bytes),
+            "size": archive_bytes.len(),
+            "annotations": {
+                "org.opencontainers.image.title": format!("{}-{}.tar.gz", m.pack.name, m.pack.version),
+            },
+        }],
+        "annotations": annotations,
+    });
+    Ok(serde_json::to_vec(&manifest)?)
+}
+
+/// Pushes a pack archive to `target` (`oci://REGISTRY/REPO:TAG`). The
+/// archive must be intact (signing is the consumer's check; an unsigned
+/// pack is pushed with a warning).
+pub fn push(
+    archive_bytes: &[u8],
+    label: &str,
+    target: &str,
+    net: NetOptions,
+) -> anyhow::Result<Pushed> {
+    let reference = parse_reference(target)?;
+    if reference.digest().is_some() {
+        bail!("{target}: push to a tag (oci://REGISTRY/REPO:TAG), not a digest");
+    }
+    let archive = PackArchive::from_bytes(archive_bytes, label)?;
+    if !archive.is_signed() {
+        eprintln!(
+            "WARNING: pushing {} ({label}), which is NOT SIGNED: Stance refuses to install it without --allow-unsigned; sign it first with `stance pack sign`",
+            archive.manifest().id()
+        );
+    }
+    let info = &archive.manifest().pack;
+    let config = PackConfig {
+        name: info.name.clone(),
+        version: info.version.to_string(),
+        digest: sha256(archive_bytes),
+        wit: info.wit.to_string(),
+        min_stance_version: info.min_stance_version.to_string(),
+    };
+    let config_bytes = serde_json::to_vec(&config)?;
+    let manifest = manifest_bytes(&archive, archive_bytes, &config_bytes)?;
+    let manifest_digest = sha256(&manifest);
+    let auth = registry_auth(reference.resolve_registry())?;
+    let client = client(&reference, net);
+    let fail = |what: &str, e: oci_client::errors::OciDistributionError| {
+        anyhow!("{target}: {what} failed: {e}{}", auth_hint(&e))
+    };
+    runtime()?.block_on(async {
+        client
+            .auth(&reference, &auth, RegistryOperation::Push)
+            .await
+            .map_err(|e| fail("authentication", e))?;
+        client
+            .push_blob(&reference, archive_bytes.to_vec(), &config.digest)
+            .await
+            .map_err(|e| fail("uploading the pack layer", e))?;
+        client
+            .push_blob(&reference, config_bytes.clone(), &sha256(&config_bytes))
+            .await
+            .map_err(|e| fail("uploading the config", e))?;
+        client
+            .push_manifest_raw(
+                &reference,
+                manifest.clone(),
+                reqwest::header::HeaderValue::from_static(OCI_MANIFEST_MEDIA_TYPE),
+            )
+            .await
+            .map_err(|e| fail("uploading the manifest", e))?;
+        anyhow::Ok(())
+    })?;
+    Ok(Pushed {
+        tagged: target.to_string(),
+        pinned: pinned(&reference, &manifest_digest),
+        manifest_digest,
+        config,
+    })
+}
+
+/// Pulls the pack archive of `source` (by tag or digest), checking that it
+/// is a Stance pack artifact, that every digest matches and that the archive
+/// is intact. Trust is checked by the caller (`verify`).
+pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
+    let reference = parse_reference(source)?;
+    let auth = registry_auth(reference.resolve_registry())?;
+    let client = client(&reference, net);
+    let fail = |what: &str, e: oci_client::errors::OciDistributionError| {
+        anyhow!("{source}: {what} failed: {e}{}", auth_hint(&e))
+    };
+    let (manifest_raw, manifest_digest, config_raw, archive) = runtime()?.block_on(async {
+        client
+            .auth(&reference, &auth, RegistryOperation::Pull)
+            .await
+            .map_err(|e| fail("authentication", e))?;
+        let (raw, digest) = client
+            .pull_manifest_raw(&reference, &auth, &[OCI_MANIFEST_MEDIA_TYPE])
+            .await
+            .map_err(|e| fail("fetching the manifest", e))?;
+        let manifest: OciImageManifest = serde_json::from_slice(&raw)
+            .with_context(|| format!("{source}: the manifest is not an OCI image manifest"))?;
+        if manifest.config.media_type != PACK_CONFIG_MEDIA_TYPE {
+            bail!(
+                "{source}: not a Stance pack: its config is `{}`, not `{PACK_CONFIG_MEDIA_TYPE}`",
+                manifest.config.media_type
+            );
+        }
+        let layers: Vec<_> = manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == PACK_LAYER_MEDIA_TYPE)
+            .collect();
+        let [layer] = layers.as_slice() else {
+            bail!(
+                "{source}: a Stance pack artifact has exactly one `{PACK_LAYER_MEDIA_TYPE}` layer; this one has {}",
+                layers.len()
+            );
+        };
+        if layer.size < 0 || layer.size as u64 > MAX_ARCHIVE_BYTES {
+            bail!("{source}: the pack layer is {} bytes, over the 1 GiB limit", layer.size);
+        }
+        let mut config = Vec::new();
+        client
+            .pull_blob(&reference, &manifest.config, &mut config)
+            .await
+            .map_err(|e| fail("fetching the config", e))?;
+        let mut archive = Vec::new();
+        client
+            .pull_blob(&reference, *layer, &mut archive)
+            .await
+            .map_err(|e| fail("fetching the pack layer", e))?;
+        if sha256(&config) != manifest.config.digest {
+            bail!("{source}: the config blob does not have its digest {}", manifest.config.digest);
+        }
+        if sha256(&archive) != layer.digest {
+            bail!("{source}: the pack layer does not have its digest {}", layer.digest);
+        }
+        anyhow::Ok((raw, digest, config, archive))
+    })?;
+    let computed = sha256(&manifest_raw);
+    if let Some(want) = reference.digest()
+        && computed != want
+    {
+        bail!("{source}: the registry returned a manifest with digest {computed}");
+    }
+    if manifest_digest != computed {
+        tracing::debug!("registry reported manifest digest {manifest_digest}, computed {computed}");
+    }
+    let config: PackConfig = serde_json::from_slice(&config_raw)
+        .with_context(|| format!("{source}: the pack config is not valid"))?;
+    let pinned = pinned(&reference, &computed);
+    if config.digest != sha256(&archive) {
+        bail!(
+            "{source}: the config names archive {}, but the layer is {}",
+            config.digest,
+            sha256(&archive)
+        );
+    }
+    let pack = PackArchive::from_bytes(&archive, &pinned)?;
+    let info = &pack.manifest().pack;
+    if info.name != config.name || info.version.to_string() != config.version {
+        bail!(
+            "{source}: the config names {}@{}, but the archive holds {}",
+            config.name,
+            config.version,
+            pack.manifest().id()
+        );
+    }
+    Ok(Pulled {
+        archive,
+        pinned,
+        manifest_digest: computed,
+        config,
+    })
+}
+
+/// Downloads an archive over https (plain http only for loopback hosts,
+/// or with `--insecure`).
+pub fn fetch_url(url: &str, net: NetOptions) -> anyhow::Result<Vec<u8>> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("{url}: not a URL"))?;
+    let host = parsed.host_str().unwrap_or("").to_string();
+    let plain_ok = net.insecure || is_loopback(&host);
+    match parsed.scheme() {
+        "https" => {}
+        "http" if plain_ok => {}
+        "http" => bail!(
+            "{url}: plain http is allowed only for loopback hosts; use https, or pass --insecure"
+        ),
+        other => bail!("{url}: unsupported scheme {other}"),
+    }
+    install_crypto_provider();
+    runtime()?.block_on(async {
+        let client = reqwest::Client::builder()
+            .https_only(!plain_ok)
+            .user_agent(concat!("stance/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("building the http client")?;
+        let resp = client
+            .get(parsed)
+            .send()
+            .await
+            .with_context(|| format!("downloading {url}"))?
+            .error_for_status()
+            .with_context(|| format!("downloading {url}"))?;
+        if resp.content_length().is_some_and(|n| n > MAX_ARCHIVE_BYTES) {
+            bail!("{url}: the archive is over the 1 GiB limit");
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .with_context(|| format!("downloading {url}"))?;
+        if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
+            bail!("{url}: the archive is over the 1 GiB limit");
+        }
+        Ok(bytes.to_vec())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_must_name_a_registry() {
+        let r = parse_reference("oci://127.0.0.1:5000/team/pack:1.0.0").unwrap();
+        assert_eq!(r.registry(), "127.0.0.1:5000");
+        assert_eq!(r.repository(), "team/pack");
+        assert_eq!(r.tag(), Some("1.0.0"));
+        let d = format!("oci://ghcr.io/a/b@sha256:{}", "0".repeat(64));
+        assert!(parse_reference(&d).unwrap().digest().is_some());
+        assert!(parse_reference("oci://team/pack:1").is_err());
+        assert!(parse_reference("127.0.0.1:5000/x:1").is_err());
+    }
+
+    #[test]
+    fn docker_registry_keys_normalize() {
+        assert_eq!(
+            normalize_registry("https://index.docker.io/v1/"),
+            "index.docker.io"
+        );
+        assert_eq!(normalize_registry("docker.io"), "index.docker.io");
+        assert_eq!(normalize_registry("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(
+            normalize_registry("http://Localhost:5000"),
+            "localhost:5000"
+        );
+    }
+}

@@ -1,0 +1,861 @@
+//! Rule packs through the CLI: keys, deterministic builds, signatures and
+//! every refusal (exit 2 with a message naming the pack, the file and the
+//! reason), versions side by side, `scan --pack` with `stance.lock`, and
+//! sharing through a real OCI registry (Debian's `docker-registry`, the CNCF
+//! distribution registry) started on 127.0.0.1 by the tests.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::support::{Env, demo, guest, stderr};
+
+/// A user with their own STANCE_HOME (keys, packs), docker config and
+/// project directory (the current directory of every command).
+struct User {
+    env: Env,
+    home: PathBuf,
+    project: PathBuf,
+    docker: PathBuf,
+}
+
+impl User {
+    fn new() -> User {
+        let env = Env::new();
+        let home = env.path("stance-home");
+        let project = env.path("project");
+        let docker = env.path("docker");
+        for d in [&home, &project, &docker] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        User {
+            env,
+            home,
+            project,
+            docker,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.env.path(name)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = self.env.cmd();
+        c.env("STANCE_HOME", &self.home)
+            .env("DOCKER_CONFIG", &self.docker)
+            .current_dir(&self.project);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run stance")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "stance {args:?} exited {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a command that must be refused: exit 2, and stderr has every needle.
+    fn refused(&self, args: &[&str], needles: &[&str]) -> String {
+        let out = self.run(args);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "stance {args:?} should exit 2\nstdout: {}\nstderr: {err}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for n in needles {
+            assert!(
+                err.contains(n),
+                "stance {args:?}: stderr lacks {n:?}:\n{err}"
+            );
+        }
+        err
+    }
+
+    /// `scan --format json` of the demo with extra arguments; the rule ids
+    /// of the failing findings.
+    fn scan_rules(&self, extra: &[&str]) -> Vec<String> {
+        let demo = demo();
+        let mut args = vec![
+            "scan",
+            "--snapshot",
+            demo.to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.ok(&args);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] == "fail")
+            .map(|f| f["rule_id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn installed(&self) -> Vec<(String, String)> {
+        let v: Value =
+            serde_json::from_str(&self.ok(&["pack", "list", "--format", "json"])).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["version"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A policy that fails on every S3 bucket of the demo.
+fn policy(id: &str) -> String {
+    format!(
+        "id: {id}\nname: {id}\nseverity: medium\nresource_type: aws_s3_bucket\ncheck:\n  expression: asset.name == \"no-bucket-is-called-this\"\n  message: \"Bucket {{{{asset.name}}}} fails {id}\"\n"
+    )
+}
+
+/// Writes a pack directory: its manifest and one policy file per rule id.
+fn write_pack(dir: &Path, name: &str, version: &str, wit: &str, rules: &[&str], extra: &str) {
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(
+        dir.join("stance-pack.toml"),
+        format!(
+            "[pack]\nname = \"{name}\"\nversion = \"{version}\"\ndescription = \"test pack\"\nauthors = [\"Tests\"]\nwit = \"{wit}\"\nmin-stance-version = \"0.1.0\"\n\n[data]\npolicies = [\"policies/*.yaml\"]\n{extra}"
+        ),
+    )
+    .unwrap();
+    for r in rules {
+        std::fs::write(dir.join("policies").join(format!("{r}.yaml")), policy(r)).unwrap();
+    }
+}
+
+/// Builds and signs a pack; returns the archive path.
+fn build_signed(u: &User, dir: &Path, key: &Path, out: &str) -> PathBuf {
+    let archive = u.path(out);
+    u.ok(&["pack", "build", s(dir), "-o", s(&archive)]);
+    u.ok(&["pack", "sign", s(&archive), "--key", s(key)]);
+    archive
+}
+
+fn generate_key(u: &User, name: &str) -> (PathBuf, PathBuf) {
+    let key = u.path(name);
+    u.ok(&["key", "generate", "--out", s(&key)]);
+    let public = PathBuf::from(format!("{}.pub", key.display()));
+    (key, public)
+}
+
+fn trust_for_user(u: &User, public: &Path) {
+    let keys = u.home.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(public, keys.join(public.file_name().unwrap())).unwrap();
+}
+
+#[test]
+fn keygen_init_deterministic_build_sign_and_verify() {
+    let u = User::new();
+    let (key, public) = generate_key(&u, "team.key");
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .contains("BEGIN PRIVATE KEY")
+    );
+    assert!(
+        std::fs::read_to_string(&public)
+            .unwrap()
+            .contains("BEGIN PUBLIC KEY")
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the private key is private");
+    }
+    // Never overwritten.
+    u.refused(&["key", "generate", "--out", s(&key)], &["already exists"]);
+
+    let dir = u.path("acme");
+    let init = u.ok(&["pack", "init", s(&dir)]);
+    assert!(init.contains("for pack acme"), "{init}");
+    assert!(dir.join("stance-pack.toml").is_file());
+    write_pack(
+        &dir,
+        "acme",
+        "1.0.0",
+        "stance:plugin@0.1.0",
+        &["acme-one"],
+        "",
+    );
+
+    let (a, b) = (u.path("a.tar.gz"), u.path("b.tar.gz"));
+    u.ok(&["pack", "build", s(&dir), "-o", s(&a)]);
+    // Another mtime on every file must not change a byte.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(
+        dir.join("policies/acme-one.yaml"),
+        std::fs::read(dir.join("policies/acme-one.yaml")).unwrap(),
+    )
+    .unwrap();
+    u.ok(&["pack", "build", s(&dir), "-o", s(&b)]);
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "two builds of the same pack differ"
+    );
+
+    u.refused(
+        &["pack", "verify", s(&a)],
+        &["pack acme@1.0.0", "a.tar.gz", "refused", "not signed"],
+    );
+    u.ok(&["pack", "sign", s(&a), "--key", s(&key)]);
+    // Against the given key...
+    let ok = u.ok(&["pack", "verify", s(&a), "--key", s(&public)]);
+    assert!(
+        ok.contains("OK") && ok.contains("signed by trusted key"),
+        "{ok}"
+    );
+    // ...and refused with no trusted key at all...
+    u.refused(
+        &["pack", "verify", s(&a)],
+        &[
+            "pack acme@1.0.0",
+            "a.tar.gz",
+            "signature",
+            "not among the trusted keys",
+        ],
+    );
+    // ...then trusted per project, and per user.
+    let project_keys = u.project.join(".stance/keys");
+    std::fs::create_dir_all(&project_keys).unwrap();
+    std::fs::copy(&public, project_keys.join("team.pub")).unwrap();
+    u.ok(&["pack", "verify", s(&a)]);
+    std::fs::remove_dir_all(&project_keys).unwrap();
+    u.refused(&["pack", "verify", s(&a)], &["not among the trusted keys"]);
+    trust_for_user(&u, &public);
+    u.ok(&["pack", "verify", s(&a)]);
+
+    // Signing into another file leaves the input as it was.
+    let c = u.path("c.tar.gz");
+    u.ok(&["pack", "sign", s(&b), "--key", s(&key), "-o", s(&c)]);
+    u.refused(&["pack", "verify", s(&b)], &["not signed"]);
+    u.ok(&["pack", "verify", s(&c)]);
+
+    // --allow-unsigned accepts an unsigned pack, loudly.
+    let out = u.run(&["pack", "verify", s(&b), "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("WARNING") && err.contains("NOT SIGNED"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_refusal_exits_2_with_the_pack_the_file_and_the_reason() {
+    let u = User::new();
+    let (key, public) = generate_key(&u, "team.key");
+    let (other, _) = generate_key(&u, "other.key");
+    trust_for_user(&u, &public);
+
+    let dir = u.path("acme");
+    write_pack(
+        &dir,
+        "acme",
+        "1.0.0",
+        "stance:plugin@0.1.0",
+        &["acme-one"],
+        "",
+    );
+    let good = build_signed(&u, &dir, &key, "good.tar.gz");
+    u.ok(&["pack", "verify", s(&good)]);
+    let bytes = std::fs::read(&good).unwrap();
+
+    // Unsigned.
+    let unsigned = u.path("unsigned.tar.gz");
+    u.ok(&["pack", "build", s(&dir), "-o", s(&unsigned)]);
+    // One flipped byte, anywhere: the gzip header, the compressed stream, the trailer.
+    let mut flipped = Vec::new();
+    for (i, at) in [
+        3,
+        bytes.len() / 3,
+        bytes.len() / 2,
+        bytes.len() - 10,
+        bytes.len() - 1,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut b = bytes.clone();
+        b[at] ^= 0x01;
+        let path = u.path(&format!("flipped-{i}.tar.gz"));
+        std::fs::write(&path, &b).unwrap();
+        flipped.push(path);
+    }
+    // Signed by a key nobody trusts.
+    let untrusted = build_signed(&u, &dir, &other, "untrusted.tar.gz");
+    // Built for another WIT, and for a future Stance.
+    let wit_dir = u.path("acme-wit");
+    write_pack(
+        &wit_dir,
+        "acme",
+        "1.0.0",
+        "stance:plugin@0.2.0",
+        &["acme-one"],
+        "",
+    );
+    let wit = build_signed(&u, &wit_dir, &key, "wit.tar.gz");
+    let future_dir = u.path("acme-future");
+    write_pack(
+        &future_dir,
+        "acme",
+        "1.0.0",
+        "stance:plugin@0.1.0",
+        &["acme-one"],
+        "",
+    );
+    let manifest = future_dir.join("stance-pack.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "min-stance-version = \"0.1.0\"",
+        "min-stance-version = \"99.0.0\"",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let future = build_signed(&u, &future_dir, &key, "future.tar.gz");
+
+    let mut cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        (
+            unsigned.clone(),
+            vec![
+                "pack acme@1.0.0",
+                "unsigned.tar.gz",
+                "refused",
+                "not signed",
+            ],
+        ),
+        (
+            untrusted.clone(),
+            vec![
+                "pack acme@1.0.0",
+                "untrusted.tar.gz",
+                "refused",
+                "signature",
+                "not among the trusted keys",
+            ],
+        ),
+        (
+            wit.clone(),
+            vec![
+                "pack acme@1.0.0",
+                "wit.tar.gz",
+                "refused",
+                "stance-pack.toml",
+                "requires WIT stance:plugin@0.2.0, but this Stance provides stance:plugin@0.1.0",
+            ],
+        ),
+        (
+            future.clone(),
+            vec![
+                "pack acme@1.0.0",
+                "future.tar.gz",
+                "refused",
+                "stance-pack.toml",
+                "requires Stance 99.0.0 or newer",
+            ],
+        ),
+    ];
+    for f in &flipped {
+        cases.push((f.clone(), vec![f.file_name().unwrap().to_str().unwrap()]));
+    }
+    for (path, needles) in &cases {
+        let v = u.refused(&["pack", "verify", s(path)], needles);
+        let i = u.refused(&["pack", "install", s(path)], needles);
+        if path.to_str().unwrap().contains("flipped") {
+            // The archive check names what it found wrong.
+            assert!(
+                v.contains("not a Stance pack archive") || v.contains("tampered"),
+                "{v}"
+            );
+            assert_eq!(v, i);
+        }
+    }
+    assert!(u.installed().is_empty(), "a refused pack was installed");
+
+    // --allow-unsigned installs an unsigned pack, loudly; every load
+    // verifies again, so a scan needs the flag too (and warns again).
+    let out = u.run(&["pack", "install", s(&unsigned), "--allow-unsigned"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is NOT SIGNED"), "{}", stderr(&out));
+    assert!(u.ok(&["pack", "list"]).contains("UNSIGNED"));
+    let snapshot = demo();
+    let scan = ["scan", "--snapshot", s(&snapshot), "--pack", "acme", "-q"];
+    u.refused(&scan, &["pack acme@1.0.0", "pack.tar.gz", "not signed"]);
+    let mut with_flag = scan.to_vec();
+    with_flag.push("--allow-unsigned");
+    let out = u.run(&with_flag);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is NOT SIGNED"), "{}", stderr(&out));
+    u.ok(&["pack", "remove", "acme@1.0.0"]);
+    std::fs::remove_file(u.project.join("stance.lock")).unwrap();
+
+    // A pack changed in the store after it was installed is refused at load.
+    u.ok(&["pack", "install", s(&good)]);
+    let stored = u.home.join("packs/acme/1.0.0/pack.tar.gz");
+    let mut b = std::fs::read(&stored).unwrap();
+    let at = b.len() / 2;
+    b[at] ^= 0x01;
+    std::fs::write(&stored, b).unwrap();
+    u.refused(
+        &["scan", "--snapshot", s(&demo()), "--pack", "acme", "-q"],
+        &["pack.tar.gz", "acme"],
+    );
+}
+
+#[test]
+fn versions_side_by_side_scan_pack_lock_and_update() {
+    let u = User::new();
+    let (key, public) = generate_key(&u, "team.key");
+    trust_for_user(&u, &public);
+
+    // 1.0.0: acme-one. 1.1.0: acme-one, acme-two and the example plugin
+    // with its settings. 2.0.0: acme-three.
+    let v1 = u.path("acme-1.0.0");
+    write_pack(
+        &v1,
+        "acme",
+        "1.0.0",
+        "stance:plugin@0.1.0",
+        &["acme-one"],
+        "",
+    );
+    let component = guest("stance-example-rust");
+    let wasm = std::fs::read(&component).unwrap();
+    let v11 = u.path("acme-1.1.0");
+    write_pack(
+        &v11,
+        "acme",
+        "1.1.0",
+        "stance:plugin@0.1.0",
+        &["acme-one", "acme-two"],
+        &format!(
+            "\n[[plugin]]\nname = \"example\"\npath = \"plugins/example.wasm\"\nworld = \"policy\"\ndigest = \"sha256:{}\"\n[plugin.settings]\nrequired_tags = [\"owner\", \"environment\"]\nallowed_regions = [\"us-east-1\"]\n",
+            hex::encode(Sha256::digest(&wasm))
+        ),
+    );
+    std::fs::create_dir_all(v11.join("plugins")).unwrap();
+    std::fs::write(v11.join("plugins/example.wasm"), &wasm).unwrap();
+    let v2 = u.path("acme-2.0.0");
+    write_pack(
+        &v2,
+        "acme",
+        "2.0.0",
+        "stance:plugin@0.1.0",
+        &["acme-three"],
+        "",
+    );
+    let a1 = build_signed(&u, &v1, &key, "acme-1.0.0.tar.gz");
+    let a11 = build_signed(&u, &v11, &key, "acme-1.1.0.tar.gz");
+    let a2 = build_signed(&u, &v2, &key, "acme-2.0.0.tar.gz");
+
+    u.ok(&["pack", "install", s(&a1)]);
+    u.ok(&["pack", "install", s(&a2)]);
+    let again = u.ok(&["pack", "install", s(&a1)]);
+    assert!(again.contains("already installed"), "{again}");
+    assert_eq!(
+        u.installed(),
+        [
+            ("acme".into(), "1.0.0".into()),
+            ("acme".into(), "2.0.0".into())
+        ]
+    );
+    let table = u.ok(&["pack", "list"]);
+    assert!(
+        table.contains("acme  1.0.0") && table.contains("acme  2.0.0"),
+        "{table}"
+    );
+
+    // Without a pack, no pack rule; with `acme@^1`, the rule of 1.0.0.
+    let lock = u.project.join("stance.lock");
+    let plain = u.scan_rules(&[]);
+    assert!(!plain.iter().any(|r| r.starts_with("acme-")));
+    let rules = u.scan_rules(&["--pack", "acme@^1"]);
+    let buckets = rules.iter().filter(|r| *r == "acme-one").count();
+    assert!(buckets > 0, "no finding of the pack's rule: {rules:?}");
+    assert!(!rules.iter().any(|r| r == "acme-three"));
+    assert_eq!(
+        rules.len(),
+        plain.len() + buckets,
+        "the built-in findings stay"
+    );
+    let text = std::fs::read_to_string(&lock).expect("scan --pack writes stance.lock");
+    assert!(text.contains("requires = [\"acme@^1\"]"), "{text}");
+    assert!(text.contains("version = \"1.0.0\""), "{text}");
+
+    // 1.1.0 appears; the lock still pins 1.0.0, and the scan respects it.
+    u.ok(&["pack", "install", s(&a11)]);
+    let rules = u.scan_rules(&["--pack", "acme@^1"]);
+    assert!(rules.iter().any(|r| r == "acme-one"));
+    assert!(
+        !rules.iter().any(|r| r == "acme-two"),
+        "the lock was not respected"
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), text);
+
+    // `pack update` moves to the newest 1.x (never 2.0.0: out of range).
+    let out = u.ok(&["pack", "update"]);
+    assert!(out.contains("upgrade acme 1.0.0 -> 1.1.0"), "{out}");
+    let updated = std::fs::read_to_string(&lock).unwrap();
+    assert!(updated.contains("version = \"1.1.0\""), "{updated}");
+    let again = u.ok(&["pack", "update", "acme"]);
+    assert!(again.contains("up to date"), "{again}");
+    let rules = u.scan_rules(&["--pack", "acme@^1"]);
+    for r in [
+        "acme-one",
+        "acme-two",
+        "example-required-tags",
+        "example-allowed-regions",
+    ] {
+        assert!(rules.iter().any(|x| x == r), "{r} missing: {rules:?}");
+    }
+    assert!(!rules.iter().any(|r| r == "acme-three"));
+
+    // A new requirement is resolved and written to the lock.
+    let out = u.ok(&["pack", "update", "acme@^2"]);
+    assert!(out.contains("upgrade acme 1.1.0 -> 2.0.0"), "{out}");
+    let rules = u.scan_rules(&["--pack", "acme"]);
+    assert!(rules.iter().any(|r| r == "acme-three"));
+    assert!(!rules.iter().any(|r| r == "acme-one"));
+    u.ok(&["pack", "update", "acme@^1"]);
+
+    // Removing the pinned version: the lock is respected, not silently re-resolved.
+    u.ok(&["pack", "remove", "acme@1.1.0"]);
+    assert_eq!(
+        u.installed(),
+        [
+            ("acme".into(), "1.0.0".into()),
+            ("acme".into(), "2.0.0".into())
+        ]
+    );
+    u.refused(
+        &["scan", "--snapshot", s(&demo()), "--pack", "acme@^1", "-q"],
+        &["stance.lock", "pins acme 1.1.0, which is not installed"],
+    );
+    u.ok(&["pack", "update"]);
+    assert!(
+        std::fs::read_to_string(&lock)
+            .unwrap()
+            .contains("version = \"1.0.0\"")
+    );
+    u.ok(&["pack", "remove", "acme"]);
+    assert!(u.installed().is_empty());
+    u.refused(&["pack", "remove", "acme"], &["not installed"]);
+}
+
+/// A CNCF distribution registry (`docker-registry`) on a free port of
+/// 127.0.0.1, storing into a temporary directory; stopped on drop.
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+impl Registry {
+    fn start(htpasswd: Option<&str>) -> Registry {
+        assert!(
+            Path::new(REGISTRY_BIN).is_file(),
+            "{REGISTRY_BIN} is missing: apt-get install docker-registry (tests/run.sh installs it)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let auth = match htpasswd {
+            Some(line) => {
+                let path = dir.path().join("htpasswd");
+                std::fs::write(&path, format!("{line}\n")).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: stance-test\n    path: {}\n",
+                    path.display()
+                )
+            }
+            None => String::new(),
+        };
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(REGISTRY_BIN)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let registry = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http_get(&registry.addr, "/v2/", "*/*").is_none() {
+            assert!(Instant::now() < deadline, "docker-registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    fn reference(&self, repo: &str) -> String {
+        format!("oci://{}/{repo}", self.addr)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.0 GET: the status code and body, or None when nothing listens.
+fn http_get(addr: &str, path: &str, accept: &str) -> Option<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response[split + 4..].to_vec()))
+}
+
+/// The `oci://…@sha256:…` reference printed by `pack push`.
+fn pinned(push_output: &str) -> String {
+    push_output
+        .lines()
+        .find_map(|l| l.strip_prefix("pinned: "))
+        .unwrap_or_else(|| panic!("no pinned reference in {push_output}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn oci_push_pull_by_tag_and_digest_and_install_from_a_real_registry() {
+    let registry = Registry::start(None);
+    let publisher = User::new();
+    let (key, public) = generate_key(&publisher, "team.key");
+    let dir = publisher.path("acme");
+    write_pack(
+        &dir,
+        "acme",
+        "1.2.0",
+        "stance:plugin@0.1.0",
+        &["acme-one"],
+        "",
+    );
+    let archive = build_signed(&publisher, &dir, &key, "acme.tar.gz");
+    let bytes = std::fs::read(&archive).unwrap();
+    let tagged = format!("{}:1.2.0", registry.reference("team/acme"));
+
+    let out = publisher.ok(&["pack", "push", s(&archive), &tagged]);
+    assert!(out.contains(&format!("to {tagged}")), "{out}");
+    let by_digest = pinned(&out);
+    assert!(by_digest.starts_with(&registry.reference("team/acme@sha256:")));
+    // Pushing the same archive again gives the same manifest.
+    let again = publisher.ok(&["pack", "push", s(&archive), &tagged]);
+    assert_eq!(pinned(&again), by_digest);
+
+    // The artifact layout (docs/packs.md): our config media type, one layer
+    // holding the archive byte for byte.
+    let (status, body) = http_get(
+        &registry.addr,
+        "/v2/team/acme/manifests/1.2.0",
+        "application/vnd.oci.image.manifest.v1+json",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let manifest: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+        by_digest.rsplit('@').next().unwrap()
+    );
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.stance.pack.config.v1+json"
+    );
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    assert_eq!(
+        layers[0]["mediaType"],
+        "application/vnd.stance.pack.layer.v1.tar+gzip"
+    );
+    let archive_digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(layers[0]["digest"], archive_digest);
+    let (_, config) = http_get(
+        &registry.addr,
+        &format!(
+            "/v2/team/acme/blobs/{}",
+            manifest["config"]["digest"].as_str().unwrap()
+        ),
+        "*/*",
+    )
+    .unwrap();
+    let config: Value = serde_json::from_slice(&config).unwrap();
+    assert_eq!(config["name"], "acme");
+    assert_eq!(config["version"], "1.2.0");
+    assert_eq!(config["digest"], archive_digest.as_str());
+
+    // Another user pulls by tag and by digest: the same bytes.
+    let consumer = User::new();
+    let by_tag_file = consumer.path("by-tag.tar.gz");
+    consumer.ok(&["pack", "pull", &tagged, "-o", s(&by_tag_file)]);
+    assert_eq!(std::fs::read(&by_tag_file).unwrap(), bytes);
+    let by_digest_file = consumer.path("by-digest.tar.gz");
+    consumer.ok(&["pack", "pull", &by_digest, "-o", s(&by_digest_file)]);
+    assert_eq!(std::fs::read(&by_digest_file).unwrap(), bytes);
+    consumer.ok(&["pack", "verify", s(&by_digest_file), "--key", s(&public)]);
+
+    // Install needs trust, like any source.
+    consumer.refused(
+        &["pack", "install", &tagged],
+        &["pack acme@1.2.0", "refused", "not among the trusted keys"],
+    );
+    assert!(consumer.installed().is_empty());
+    trust_for_user(&consumer, &public);
+    let out = consumer.ok(&["pack", "install", &by_digest]);
+    assert!(out.contains("installed acme@1.2.0"), "{out}");
+    assert_eq!(consumer.installed(), [("acme".into(), "1.2.0".into())]);
+    let out = consumer.ok(&["pack", "install", &tagged]);
+    assert!(out.contains("already installed"), "{out}");
+    let rules = consumer.scan_rules(&["--pack", "acme@^1"]);
+    assert!(rules.iter().any(|r| r == "acme-one"));
+
+    // From a URL (plain http is allowed for loopback only): the blob itself.
+    let fresh = User::new();
+    trust_for_user(&fresh, &public);
+    let url = format!(
+        "http://{}/v2/team/acme/blobs/{archive_digest}",
+        registry.addr
+    );
+    fresh.ok(&["pack", "install", &url]);
+    assert_eq!(fresh.installed(), [("acme".into(), "1.2.0".into())]);
+    fresh.refused(
+        &["pack", "install", "http://example.invalid/acme.tar.gz"],
+        &["plain http is allowed only for loopback hosts"],
+    );
+
+    // What is not there, or not a pack, is an error (exit 2).
+    fresh.refused(
+        &[
+            "pack",
+            "pull",
+            &format!("{}:9.9.9", registry.reference("team/acme")),
+            "-o",
+            s(&fresh.path("x")),
+        ],
+        &["manifest unknown"],
+    );
+    fresh.refused(
+        &[
+            "pack",
+            "pull",
+            "oci://team/acme:1.2.0",
+            "-o",
+            s(&fresh.path("x")),
+        ],
+        &["name the registry"],
+    );
+    // A tampered download is refused by the same gate.
+    let mut flipped = bytes.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 1;
+    let bad = publisher.path("bad.tar.gz");
+    std::fs::write(&bad, &flipped).unwrap();
+    publisher.refused(&["pack", "push", s(&bad), &tagged], &["bad.tar.gz"]);
+}
+
+#[test]
+fn oci_credentials_come_from_the_docker_config() {
+    // htpasswd line for user `stance`, password `s3cret` (bcrypt, cost 4).
+    let registry = Registry::start(Some(
+        "stance:$2b$04$bQTd5gztNKq7zzpdkNhVaeR/Mc67R9QKmBb3KLs57yadYF8yXPzkW",
+    ));
+    let u = User::new();
+    let (key, _) = generate_key(&u, "team.key");
+    let dir = u.path("acme");
+    write_pack(
+        &dir,
+        "acme",
+        "1.0.0",
+        "stance:plugin@0.1.0",
+        &["acme-one"],
+        "",
+    );
+    let archive = build_signed(&u, &dir, &key, "acme.tar.gz");
+    let tagged = format!("{}:1.0.0", registry.reference("private/acme"));
+
+    // Anonymous: refused by the registry.
+    let err = u.refused(&["pack", "push", s(&archive), &tagged], &[&tagged]);
+    assert!(err.contains("the registry wants credentials"), "{err}");
+
+    // With an `auths` entry (base64 of USER:PASSWORD), as `docker login` writes.
+    std::fs::write(
+        u.docker.join("config.json"),
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{}\"}}}}}}",
+            registry.addr,
+            "c3RhbmNlOnMzY3JldA==" // stance:s3cret
+        ),
+    )
+    .unwrap();
+    u.ok(&["pack", "push", s(&archive), &tagged]);
+    let pulled = u.path("pulled.tar.gz");
+    u.ok(&["pack", "pull", &tagged, "-o", s(&pulled)]);
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&archive).unwrap()
+    );
+}
