@@ -301,7 +301,7 @@ pub fn markdown(r: &BenchReport, command: &str) -> String {
          | compile, empty cache | {:.1} |\n\
          | load precompiled, warm cache | {:.2} |\n\
          | instantiate + describe (parse the pack) | {:.2} |\n\
-         | whole demo scan (82 assets), empty cache | {:.0} |\n\
+         | whole demo scan (examples/demo-account.json), empty cache | {:.0} |\n\
          | whole demo scan, warm cache | {:.0} |\n",
         st.compile_cold_ms,
         st.load_warm_ms,

@@ -188,11 +188,7 @@ fn list_suppressions(g: &Globals, all: bool, format: Format) -> anyhow::Result<E
         }
         _ => {
             if rows.is_empty() {
-                writeln!(
-                    out,
-                    "no {}suppressions",
-                    if all { "" } else { "active " }
-                )?;
+                writeln!(out, "no {}suppressions", if all { "" } else { "active " })?;
             }
             for s in &rows {
                 let mut scope = format!("rule {}", s.rule_id);
@@ -217,7 +213,10 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Unsuppress { id }) => {
             let store = g.store()?;
             if !store.remove_suppression(id)? {
-                bail!("there is no suppression #{id} in {}", store.path().display());
+                bail!(
+                    "there is no suppression #{id} in {}",
+                    store.path().display()
+                );
             }
             println!("suppression #{id} deleted");
             return Ok(ExitCode::SUCCESS);

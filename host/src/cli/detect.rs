@@ -49,11 +49,11 @@ pub struct Args {
     #[arg(long = "plugin", value_name = "PATH")]
     plugins: Vec<PathBuf>,
 
-    /// Routes for new alerts: a TOML file of [[route]] tables (min_severity, webhook, file)
+    /// Routes for new alerts: a TOML file of [[route]] tables (min_severity; webhook [+ hmac_secret_env], slack, pagerduty_routing_key_env [+ pagerduty_url], file)
     #[arg(long, value_name = "FILE")]
     route: Option<PathBuf>,
 
-    /// Route new alerts to this http:// webhook (JSON POST; repeatable)
+    /// Route new alerts to this webhook (JSON POST; http://, or https:// in builds with the `oci` feature; repeatable)
     #[arg(long = "route-webhook", value_name = "URL")]
     route_webhooks: Vec<String>,
 
@@ -122,14 +122,14 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         routes.push(route::Route {
             min_severity: Some(args.route_min_severity),
             webhook: Some(url.clone()),
-            file: None,
+            ..Default::default()
         });
     }
     for f in &args.route_files {
         routes.push(route::Route {
             min_severity: Some(args.route_min_severity),
-            webhook: None,
             file: Some(f.clone()),
+            ..Default::default()
         });
     }
     for r in &routes {

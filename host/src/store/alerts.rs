@@ -111,10 +111,14 @@ impl Suppression {
                 "title" => Some(a.title.clone()),
                 "message" => Some(a.message.clone()),
                 "group_key" => a.group_key.clone(),
-                path => a.evidence.iter().find(|e| e.path == path).map(|e| match &e.actual {
-                    serde_json::Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                }),
+                path => a
+                    .evidence
+                    .iter()
+                    .find(|e| e.path == path)
+                    .map(|e| match &e.actual {
+                        serde_json::Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    }),
             };
             actual.as_deref() == Some(value.as_str())
         })
