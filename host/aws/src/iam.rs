@@ -270,6 +270,23 @@ async fn credential_report(ctx: &Ctx, c: &Client) -> Result<Vec<ReportRow>, Fail
     Ok(rows)
 }
 
+/// Build each item's assets, eight at a time, into one output.
+async fn each<T, F, Fut>(items: Vec<T>, mut out: Output, build: F) -> Output
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = Output>,
+{
+    let results: Vec<Output> = futures::stream::iter(items)
+        .map(build)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    for r in results {
+        out.extend(r);
+    }
+    out
+}
+
 async fn users(ctx: &Ctx, c: &Client) -> Output {
     let mut out = Output::default();
     let pages = c.list_users().into_paginator().send();
@@ -281,15 +298,7 @@ async fn users(ctx: &Ctx, c: &Client) -> Output {
             return out;
         }
     };
-    let results: Vec<Output> = futures::stream::iter(users)
-        .map(|u| user(ctx, c, u))
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    for r in results {
-        out.extend(r);
-    }
-    out
+    each(users, out, |u| user(ctx, c, u)).await
 }
 
 async fn user(ctx: &Ctx, c: &Client, u: aws_sdk_iam::types::User) -> Output {
@@ -451,15 +460,7 @@ async fn roles(ctx: &Ctx, c: &Client) -> Output {
             return out;
         }
     };
-    let results: Vec<Output> = futures::stream::iter(roles)
-        .map(|r| role(ctx, c, r))
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    for r in results {
-        out.extend(r);
-    }
-    out
+    each(roles, out, |r| role(ctx, c, r)).await
 }
 
 async fn role(ctx: &Ctx, c: &Client, r: aws_sdk_iam::types::Role) -> Output {
@@ -602,28 +603,21 @@ async fn policies(ctx: &Ctx, c: &Client) -> Output {
             return out;
         }
     };
-    let results: Vec<Output> = futures::stream::iter(policies)
-        .map(|p| {
-            policy_asset(
-                ctx,
-                c,
-                PolicyParts {
-                    name: p.policy_name().unwrap_or_default().to_string(),
-                    arn: p.arn().unwrap_or_default().to_string(),
-                    attachment_count: p.attachment_count().unwrap_or(0),
-                    default_version_id: p.default_version_id().unwrap_or_default().to_string(),
-                    tags: doc::tags(p.tags(), |t| (t.key(), t.value())),
-                    document: None,
-                },
-            )
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    for r in results {
-        out.extend(r);
-    }
-    out
+    each(policies, out, |p| {
+        policy_asset(
+            ctx,
+            c,
+            PolicyParts {
+                name: p.policy_name().unwrap_or_default().to_string(),
+                arn: p.arn().unwrap_or_default().to_string(),
+                attachment_count: p.attachment_count().unwrap_or(0),
+                default_version_id: p.default_version_id().unwrap_or_default().to_string(),
+                tags: doc::tags(p.tags(), |t| (t.key(), t.value())),
+                document: None,
+            },
+        )
+    })
+    .await
 }
 
 /// What a customer-managed policy's asset is made of, from ListPolicies or
