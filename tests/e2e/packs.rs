@@ -684,14 +684,20 @@ fn oci_push_pull_by_tag_and_digest_and_install_from_a_real_registry() {
     let publisher = User::new();
     let (key, public) = generate_key(&publisher, "team.key");
     let dir = publisher.path("acme");
+    let wasm = std::fs::read(guest("stance-example-rust")).unwrap();
+    let wasm_digest = format!("sha256:{}", hex::encode(Sha256::digest(&wasm)));
     write_pack(
         &dir,
         "acme",
         "1.2.0",
         "stance:plugin@0.1.0",
         &["acme-one"],
-        "",
+        &format!(
+            "\n[[plugin]]\nname = \"example\"\npath = \"plugins/example.wasm\"\nworld = \"policy\"\ndigest = \"{wasm_digest}\"\n"
+        ),
     );
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    std::fs::write(dir.join("plugins/example.wasm"), &wasm).unwrap();
     let archive = build_signed(&publisher, &dir, &key, "acme.tar.gz");
     let bytes = std::fs::read(&archive).unwrap();
     let tagged = format!("{}:1.2.0", registry.reference("team/acme"));
@@ -704,8 +710,9 @@ fn oci_push_pull_by_tag_and_digest_and_install_from_a_real_registry() {
     let again = publisher.ok(&["pack", "push", s(&archive), &tagged]);
     assert_eq!(pinned(&again), by_digest);
 
-    // The artifact layout (docs/packs.md): our config media type, one layer
-    // holding the archive byte for byte.
+    // The artifact layout (docs/packs.md): our config media type, the first
+    // layer holding the archive byte for byte, then each component as an
+    // `application/wasm` layer.
     let (status, body) = http_get(
         &registry.addr,
         "/v2/team/acme/manifests/1.2.0",
@@ -727,7 +734,24 @@ fn oci_push_pull_by_tag_and_digest_and_install_from_a_real_registry() {
         "application/vnd.stance.pack.config.v1+json"
     );
     let layers = manifest["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), 1);
+    assert_eq!(layers.len(), 2, "{manifest:#}");
+    assert_eq!(layers[1]["mediaType"], "application/wasm");
+    assert_eq!(layers[1]["digest"], wasm_digest.as_str());
+    assert_eq!(
+        layers[1]["annotations"]["org.opencontainers.image.title"],
+        "plugins/example.wasm"
+    );
+    let (status, blob) = http_get(
+        &registry.addr,
+        &format!("/v2/team/acme/blobs/{wasm_digest}"),
+        "*/*",
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        blob, wasm,
+        "the component layer is the component byte for byte"
+    );
     assert_eq!(
         layers[0]["mediaType"],
         "application/vnd.stance.pack.layer.v1.tar+gzip"

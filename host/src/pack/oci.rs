@@ -242,6 +242,19 @@ fn pinned(reference: &Reference, digest: &str) -> String {
     )
 }
 
+/// The media type of a component layer, as wasm tools publish components.
+pub const WASM_LAYER_MEDIA_TYPE: &str = "application/wasm";
+
+/// The pack's components with their bytes, in manifest order.
+fn components(archive: &PackArchive) -> Vec<(&stance_pack::PluginEntry, &[u8])> {
+    archive
+        .manifest()
+        .plugins
+        .iter()
+        .filter_map(|p| archive.entries().get(&p.path).map(|b| (p, b.as_slice())))
+        .collect()
+}
+
 /// The OCI manifest of a pack artifact, as pushed (deterministic bytes).
 pub fn manifest_bytes(
     archive: &PackArchive,
@@ -269,6 +282,30 @@ pub fn manifest_bytes(
         "org.opencontainers.image.licenses",
         m.pack.license.as_deref().unwrap_or(""),
     );
+    // The signed archive first (what Stance installs), then each component
+    // as an `application/wasm` layer, as wasm tools publish components, so
+    // registries and tools that know wasm can list and fetch them; pull
+    // takes the archive and checks nothing else.
+    let mut layers = vec![serde_json::json!({
+        "mediaType": PACK_LAYER_MEDIA_TYPE,
+        "digest": sha256(archive_bytes),
+        "size": archive_bytes.len(),
+        "annotations": {
+            "org.opencontainers.image.title": format!("{}-{}.tar.gz", m.pack.name, m.pack.version),
+        },
+    })];
+    for (plugin, bytes) in components(archive) {
+        layers.push(serde_json::json!({
+            "mediaType": WASM_LAYER_MEDIA_TYPE,
+            "digest": sha256(bytes),
+            "size": bytes.len(),
+            "annotations": {
+                "org.opencontainers.image.title": plugin.path,
+                "dev.stance.plugin.name": plugin.name,
+                "dev.stance.plugin.world": plugin.world,
+            },
+        }));
+    }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST_MEDIA_TYPE,
@@ -277,14 +314,7 @@ pub fn manifest_bytes(
             "digest": sha256(config),
             "size": config.len(),
         },
-        "layers": [{
-            "mediaType": PACK_LAYER_MEDIA_TYPE,
-            "digest": sha256(archive_bytes),
-            "size": archive_bytes.len(),
-            "annotations": {
-                "org.opencontainers.image.title": format!("{}-{}.tar.gz", m.pack.name, m.pack.version),
-            },
-        }],
+        "layers": layers,
         "annotations": annotations,
     });
     Ok(serde_json::to_vec(&manifest)?)
@@ -335,6 +365,12 @@ pub fn push(
             .push_blob(&reference, archive_bytes.to_vec(), &config.digest)
             .await
             .map_err(|e| fail("uploading the pack layer", e))?;
+        for (plugin, bytes) in components(&archive) {
+            client
+                .push_blob(&reference, bytes.to_vec(), &sha256(bytes))
+                .await
+                .map_err(|e| fail(&format!("uploading component {}", plugin.path), e))?;
+        }
         client
             .push_blob(&reference, config_bytes.clone(), &sha256(&config_bytes))
             .await
