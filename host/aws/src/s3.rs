@@ -143,18 +143,7 @@ pub(super) struct BucketFields {
 impl BucketFields {
     /// Every field from the S3 APIs, all calls at once.
     pub(super) async fn fetch(ctx: &Ctx, c: &aws_sdk_s3::Client, name: &str) -> Self {
-        let (
-            encryption,
-            versioning,
-            logging,
-            public_access_block,
-            policy,
-            acl,
-            object_lock_enabled,
-            ownership_controls,
-            lifecycle_rules_count,
-            tags,
-        ) = tokio::join!(
+        tokio::join!(
             encryption(ctx, c, name),
             versioning(ctx, c, name),
             logging(ctx, c, name),
@@ -165,7 +154,41 @@ impl BucketFields {
             ownership_controls(ctx, c, name),
             lifecycle_rules_count(ctx, c, name),
             tags(ctx, c, name),
-        );
+        )
+        .into()
+    }
+}
+
+/// The fields of [`BucketFields`] in its order, as a `tokio::join!` of their
+/// ten fetches yields them.
+type Joined = (
+    Field,
+    Field,
+    Field,
+    Field,
+    Field,
+    Field,
+    Field,
+    Field,
+    Field,
+    Result<Vec<(String, String)>, Failed>,
+);
+
+impl From<Joined> for BucketFields {
+    fn from(
+        (
+            encryption,
+            versioning,
+            logging,
+            public_access_block,
+            policy,
+            acl,
+            object_lock_enabled,
+            ownership_controls,
+            lifecycle_rules_count,
+            tags,
+        ): Joined,
+    ) -> Self {
         BucketFields {
             encryption,
             versioning,

@@ -17,9 +17,9 @@ use super::cache::CacheOutcome;
 use super::engine::{Runtime, deadline_ticks};
 use super::host_api::{STDERR_CAPTURE, StoreData};
 use super::limits::Limits;
+use super::load::{Prepared, described, prepare};
 use super::plugin::{
-    PluginFailure, PluginLoadError, PluginSource, Prepared, SettingSpec, World, check_settings,
-    classify, prepare, severity, validate_info,
+    PluginFailure, PluginLoadError, PluginSource, SettingSpec, World, classify, severity,
 };
 use super::state::{CallState, DetectorState};
 use crate::events::{Alert, Event};
@@ -116,7 +116,7 @@ impl DetectorPlugin {
             message: format!("{e:#}"),
         })?;
         let provisional: Arc<str> = Arc::from(origin.as_str());
-        let (_, info) = call(
+        let (_, outcome) = call(
             &rt.engine,
             &pre,
             &provisional,
@@ -129,39 +129,20 @@ impl DetectorPlugin {
                     .call_describe(store)
             },
         );
-        let info = info.map_err(|failure| PluginLoadError::Describe {
-            origin: origin.clone(),
-            failure,
-        })?;
-        let info = info.map_err(|e| PluginLoadError::Settings {
-            origin: origin.clone(),
-            who: "the plugin".into(),
-            message: e.message,
-        })?;
-        let (rules, settings_spec) = validate_info(&info, &origin)?;
-        check_settings(&settings, &settings_spec).map_err(|message| PluginLoadError::Settings {
-            origin: origin.clone(),
-            who: format!("plugin {}", info.name),
-            message,
-        })?;
-        let rule_index = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
+        let d = described(&origin, &settings, outcome)?;
         Ok(DetectorPlugin {
-            name_arc: Arc::from(info.name.as_str()),
-            name: info.name,
-            version: info.version,
-            description: info.description,
+            name_arc: Arc::from(d.name.as_str()),
+            name: d.name,
+            version: d.version,
+            description: d.description,
             wit_version,
             digest,
             origin,
-            rules,
-            settings_spec,
+            rules: d.rules,
+            settings_spec: d.settings_spec,
             limits: src.limits,
             compile,
-            rule_index,
+            rule_index: d.rule_index,
             engine: rt.engine.clone(),
             pre,
             settings_json,

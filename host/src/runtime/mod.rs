@@ -12,6 +12,7 @@ pub mod engine;
 pub mod evaluate;
 mod host_api;
 pub mod limits;
+mod load;
 pub mod plugin;
 pub mod state;
 

@@ -1,0 +1,398 @@
+//! Reading audit logs as AWS delivers them and as people export them, streamed:
+//!
+//! - CloudTrail: `{"Records": [...]}` files (`.json`, `.json.gz`), as
+//!   CloudTrail writes to S3; JSON arrays of records, and `{"Events": [...]}`
+//!   from `aws cloudtrail lookup-events` (each `CloudTrailEvent` string is the
+//!   record); NDJSON (one record per line) and concatenated JSON objects;
+//! - GuardDuty findings: arrays, `{"Findings": [...]}` (GetFindings), and
+//!   EventBridge events (`"detail-type": "GuardDuty Finding"`), also as NDJSON;
+//! - VPC Flow Logs v2 to v5 text: a header line naming the fields (or the
+//!   default v2 format without one), then one space-separated record a line;
+//! - any of these gzipped (sniffed by magic number, whatever the name), from
+//!   files, directories (recursively, in name order), `s3://bucket/prefix`
+//!   (in key order) or stdin (`-`).
+//!
+//! JSON records are deserialized one at a time as raw JSON (the body is kept
+//! as written); only the few fields that make the event record are parsed.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::Event;
+
+mod cloudtrail;
+mod flow;
+#[cfg(feature = "aws-s3")]
+mod s3;
+
+/// The log source of CloudTrail events.
+pub const CLOUDTRAIL: &str = "aws_cloudtrail";
+/// The log source of VPC Flow Logs records.
+pub const VPC_FLOW: &str = "aws_vpc_flow";
+/// The log source of GuardDuty findings.
+pub const GUARDDUTY: &str = "aws_guardduty";
+
+/// What kind of log the inputs hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Each file by its content: VPC Flow Logs text (a header line), GuardDuty findings, else CloudTrail
+    Auto,
+    /// AWS CloudTrail (Records files, arrays, lookup-events output, NDJSON)
+    Cloudtrail,
+    /// VPC Flow Logs v2-v5 text (header line, or the default v2 format)
+    VpcFlow,
+    /// GuardDuty findings JSON (arrays, {"Findings": [...]}, EventBridge events)
+    Guardduty,
+}
+
+/// Events kept: `since <= time < until` (either bound optional).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    pub fn is_all(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    fn keeps(&self, time: &str) -> bool {
+        if self.is_all() {
+            return true;
+        }
+        let Ok(t) = DateTime::parse_from_rfc3339(time) else {
+            return false;
+        };
+        let t = t.with_timezone(&Utc);
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// `--since`/`--until`: RFC 3339, a date (`2024-05-01`, midnight UTC), or an
+/// age before `now` (`90m`, `36h`, `7d`).
+pub fn parse_time_bound(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    if let Ok(n) = num.parse::<i64>() {
+        let d = match unit {
+            "s" => chrono::Duration::try_seconds(n),
+            "m" => chrono::Duration::try_minutes(n),
+            "h" => chrono::Duration::try_hours(n),
+            "d" => chrono::Duration::try_days(n),
+            _ => None,
+        };
+        if let Some(d) = d {
+            return Ok(now - d);
+        }
+    }
+    Err(format!(
+        "{s:?} is not a time: use RFC 3339 (2024-05-01T12:00:00Z), a date (2024-05-01) or an age (90m, 36h, 7d)"
+    ))
+}
+
+/// A file (or stdin) that could not be read in full. The events read before
+/// the problem were used; the run records the error.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InputError {
+    pub input: String,
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.input, self.message)
+    }
+}
+
+/// Counts of what was read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct InputStats {
+    pub files: usize,
+    /// Events handed on (inside the time range).
+    pub events: usize,
+    /// Events left out by `--since`/`--until` (or without a readable time when a range is set).
+    pub out_of_range: usize,
+    pub errors: Vec<InputError>,
+}
+
+/// The inputs of one run, checked before anything is read.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    items: Vec<Item>,
+    format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Stdin,
+    File(PathBuf),
+    /// Every log object under a prefix, in key order.
+    #[cfg_attr(not(feature = "aws-s3"), allow(dead_code))]
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+}
+
+/// Whether a file in a directory (or an object under a prefix) looks like a
+/// log file of `format`: JSON for CloudTrail and GuardDuty, `.log`/`.txt`
+/// for VPC Flow Logs, either for `auto`. CloudTrail digest files are not.
+fn is_log_file(name: &str, format: LogFormat) -> bool {
+    let name = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    if name.is_empty() || name.starts_with('.') || name.contains("cloudtrail-digest") {
+        return false;
+    }
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let json = name.ends_with(".json") || name.ends_with(".ndjson") || name.ends_with(".jsonl");
+    let text = name.ends_with(".log") || name.ends_with(".txt");
+    match format {
+        LogFormat::Cloudtrail | LogFormat::Guardduty => json,
+        LogFormat::VpcFlow => text,
+        LogFormat::Auto => json || text,
+    }
+}
+
+fn walk(dir: &Path, format: LogFormat, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<io::Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, format, out)?;
+        } else if path
+            .file_name()
+            .is_some_and(|n| is_log_file(&n.to_string_lossy(), format))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl Inputs {
+    /// Resolve `--input` values: `-` (stdin), files, directories,
+    /// `s3://bucket/prefix`. Unsupported schemes and missing paths are errors
+    /// before anything runs (S3 prefixes are listed when read).
+    pub fn resolve(specs: &[String], format: LogFormat) -> Result<Inputs, String> {
+        let mut items = Vec::new();
+        for spec in specs {
+            if spec == "-" {
+                items.push(Item::Stdin);
+                continue;
+            }
+            if let Some(rest) = spec.strip_prefix("s3://") {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(format!("{spec}: no bucket; use s3://BUCKET/PREFIX"));
+                }
+                if !cfg!(feature = "aws-s3") {
+                    return Err(format!(
+                        "{spec}: s3:// inputs need the aws-s3 feature, which this build lacks; copy the logs locally (aws s3 sync s3://... DIR) and pass the directory"
+                    ));
+                }
+                items.push(Item::S3 {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.to_string(),
+                });
+                continue;
+            }
+            if let Some((scheme, _)) = spec.split_once("://") {
+                return Err(format!(
+                    "{spec}: {scheme}:// inputs are not supported yet; copy the logs locally and pass the directory"
+                ));
+            }
+            let path = PathBuf::from(spec);
+            if path.is_dir() {
+                let mut files = Vec::new();
+                walk(&path, format, &mut files).map_err(|e| format!("{spec}: cannot read: {e}"))?;
+                items.extend(files.into_iter().map(Item::File));
+            } else if path.is_file() {
+                items.push(Item::File(path));
+            } else {
+                return Err(format!("{spec}: no such file or directory"));
+            }
+        }
+        Ok(Inputs { items, format })
+    }
+
+    /// Local files and stdin to read (an S3 prefix counts once, before it is listed).
+    pub fn files(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Read every input in order, handing each event in `range` to `sink`.
+    /// A file that cannot be read in full is recorded and skipped; an error
+    /// of the sink stops everything and is returned.
+    pub fn read(
+        &self,
+        range: TimeRange,
+        sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+    ) -> anyhow::Result<InputStats> {
+        let mut stats = InputStats::default();
+        for item in &self.items {
+            let (name, reader): (String, io::Result<Box<dyn Read>>) = match item {
+                Item::Stdin => ("-".into(), Ok(Box::new(io::stdin().lock()))),
+                Item::File(p) => (
+                    p.display().to_string(),
+                    std::fs::File::open(p).map(|f| Box::new(f) as Box<dyn Read>),
+                ),
+                Item::S3 { bucket, prefix } => {
+                    self.read_s3(bucket, prefix, range, sink, &mut stats)?;
+                    continue;
+                }
+            };
+            let reader = reader.map_err(|e| format!("cannot open: {e}"));
+            self.read_one(name, reader, range, sink, &mut stats)?;
+        }
+        Ok(stats)
+    }
+
+    /// Read one file, object or stdin into `stats`; only a sink error is returned.
+    fn read_one(
+        &self,
+        name: String,
+        reader: Result<Box<dyn Read + '_>, String>,
+        range: TimeRange,
+        sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+        stats: &mut InputStats,
+    ) -> anyhow::Result<()> {
+        stats.files += 1;
+        let reader = match reader {
+            Ok(r) => r,
+            Err(message) => {
+                stats.errors.push(InputError {
+                    input: name,
+                    message,
+                });
+                return Ok(());
+            }
+        };
+        let mut ctx = Ctx {
+            range,
+            format: self.format,
+            sink,
+            abort: None,
+            events: 0,
+            out_of_range: 0,
+        };
+        let result = read_stream(reader, &mut ctx);
+        stats.events += ctx.events;
+        stats.out_of_range += ctx.out_of_range;
+        if let Some(e) = ctx.abort {
+            return Err(e);
+        }
+        if let Err(message) = result {
+            tracing::warn!("{name}: {message}");
+            stats.errors.push(InputError {
+                input: name,
+                message,
+            });
+        }
+        Ok(())
+    }
+
+    #[cfg(not(feature = "aws-s3"))]
+    fn read_s3(
+        &self,
+        _bucket: &str,
+        _prefix: &str,
+        _range: TimeRange,
+        _sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
+        _stats: &mut InputStats,
+    ) -> anyhow::Result<()> {
+        unreachable!("s3:// inputs are refused by Inputs::resolve without the aws-s3 feature")
+    }
+}
+
+struct Ctx<'s> {
+    range: TimeRange,
+    format: LogFormat,
+    sink: &'s mut dyn FnMut(Event) -> anyhow::Result<()>,
+    abort: Option<anyhow::Error>,
+    events: usize,
+    out_of_range: usize,
+}
+
+/// A digest of a record without an id of its own.
+fn digest_id(body: &str) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(&Sha256::digest(body.as_bytes())[..16])
+    )
+}
+
+impl Ctx<'_> {
+    /// Hand on an event inside the time range.
+    fn emit(&mut self, event: Event) -> Result<(), String> {
+        if !self.range.keeps(&event.time) {
+            self.out_of_range += 1;
+            return Ok(());
+        }
+        self.events += 1;
+        if let Err(e) = (self.sink)(event) {
+            self.abort = Some(e);
+            return Err("stopped".into());
+        }
+        Ok(())
+    }
+}
+
+const ABORTED: &str = "\u{0}stance: sink aborted";
+
+/// Detects gzip, then reads VPC Flow Logs text (by `--log-format`, or in
+/// `auto` when the stream does not start with JSON) or every top-level JSON
+/// value of the stream.
+fn read_stream(reader: Box<dyn Read + '_>, ctx: &mut Ctx<'_>) -> Result<(), String> {
+    let mut buf = BufReader::with_capacity(256 << 10, reader);
+    let head = buf.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
+    let gz = head.starts_with(&[0x1f, 0x8b]);
+    let mut buf: Box<dyn BufRead + '_> = if gz {
+        Box::new(BufReader::with_capacity(
+            256 << 10,
+            flate2::bufread::MultiGzDecoder::new(buf),
+        ))
+    } else {
+        Box::new(buf)
+    };
+    let flow = match ctx.format {
+        LogFormat::VpcFlow => true,
+        LogFormat::Cloudtrail | LogFormat::Guardduty => false,
+        LogFormat::Auto => {
+            let head = buf
+                .fill_buf()
+                .map_err(|e| read_error(gz, &e, || format!("cannot read: {e}")))?;
+            head.iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|&b| b != b'{' && b != b'[')
+        }
+    };
+    if flow {
+        return flow::read_flow(buf, gz, ctx);
+    }
+    cloudtrail::read_json(buf, gz, ctx)
+}
+
+/// A read error of a stream: the gzip layer's when the stream is gzipped,
+/// else `plain`.
+fn read_error(gz: bool, e: impl fmt::Display, plain: impl FnOnce() -> String) -> String {
+    if gz {
+        format!("gzip stream is corrupt or truncated: {e}")
+    } else {
+        plain()
+    }
+}
+
+#[cfg(test)]
+mod tests;
