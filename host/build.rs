@@ -41,6 +41,7 @@ fn main() {
 
     emit_wasmtime_version(&manifest_dir);
     list_policies(&root, &out_dir);
+    list_templates(&root, &out_dir);
     build_guests(&root, &out_dir);
 }
 
@@ -83,6 +84,46 @@ fn list_policies(root: &Path, out_dir: &Path) {
         code.push_str("];\n");
     }
     fs::write(out_dir.join("builtin_policies.rs"), code).expect("write builtin_policies.rs");
+}
+
+/// The scaffolds of `stance plugin new` (sdk/templates/LANG/WORLD/...), as
+/// `TEMPLATES: &[(relative path, contents)]`.
+fn list_templates(root: &Path, out_dir: &Path) {
+    let dir = root.join("sdk/templates");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files = Vec::new();
+    walk_files(&dir, &mut files);
+    files.sort();
+    let mut code = String::from("pub static TEMPLATES: &[(&str, &str)] = &[\n");
+    for f in &files {
+        let rel = f
+            .strip_prefix(&dir)
+            .expect("under templates")
+            .to_string_lossy()
+            .replace('\\', "/");
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .expect("write");
+    }
+    code.push_str("];\n");
+    fs::write(out_dir.join("templates.rs"), code).expect("write templates.rs");
+}
+
+fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }
 
 /// `*.yaml`/`*.yml` anywhere under `dir`, except test cases under `tests/`

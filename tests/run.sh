@@ -52,6 +52,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   } || { echo "cannot install the Debian packages ${missing[*]} (apt-get install ${missing[*]})" >&2; exit 2; }
 fi
 
+step "plugin toolchains: Node.js and npm (Debian); esbuild and componentize-js (npm, sdk/js)"
+# componentize-py came with the venv above. The JavaScript SDK pins esbuild and
+# componentize-js in sdk/js/package-lock.json; `stance plugin build` finds
+# them there when a project has not installed its own.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
+  $sudo apt-get install -y -q nodejs npm >/dev/null || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q nodejs npm >/dev/null
+  } || { echo "cannot install Node.js (apt-get install nodejs npm)" >&2; exit 2; }
+fi
+if [ ! -x sdk/js/node_modules/.bin/componentize-js ] || [ sdk/js/package-lock.json -nt sdk/js/node_modules/.package-lock.json ]; then
+  npm ci --prefix sdk/js --no-audit --no-fund --loglevel=error
+fi
+
+step "SDK unit tests (Python, JavaScript)"
+python3 -m unittest discover sdk/python/tests
+node --test sdk/js/test/
+
 step "format"
 cargo fmt --all -- --check
 

@@ -89,7 +89,7 @@ pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> anyhow::Result<Bench
     })
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -21,6 +21,8 @@ pub enum CatalogError {
     },
     #[error("{path}: {message}")]
     Manifest { path: PathBuf, message: String },
+    #[error("{0}")]
+    Project(String),
     #[error("{path}: not a policy file or directory (expected .yaml/.yml files)")]
     NotPolicies { path: PathBuf },
 }
@@ -126,6 +128,9 @@ struct Manifest {
 /// A plugin given on the command line: a `.wasm` component (no settings,
 /// default limits) or a `.toml` manifest.
 pub fn plugin_source(path: &Path, defaults: Limits) -> Result<PluginSource, CatalogError> {
+    if path.is_dir() {
+        return project_source(path, defaults);
+    }
     let is_manifest = path.extension().is_some_and(|e| e == "toml");
     if !is_manifest {
         let bytes = std::fs::read(path).map_err(|source| CatalogError::Read {
@@ -186,5 +191,26 @@ pub fn plugin_source(path: &Path, defaults: Limits) -> Result<PluginSource, Cata
         bytes: Arc::from(bytes),
         settings,
         limits,
+    })
+}
+
+/// A plugin project directory (`stance-plugin.toml`): its built component,
+/// settings and limits.
+fn project_source(dir: &Path, defaults: Limits) -> Result<PluginSource, CatalogError> {
+    let project =
+        crate::devkit::Project::open(dir).map_err(|e| CatalogError::Project(e.to_string()))?;
+    let component = project.component_path();
+    let bytes = std::fs::read(&component).map_err(|_| {
+        CatalogError::Project(format!(
+            "{}: not built yet; run `stance plugin build {}`",
+            component.display(),
+            dir.display()
+        ))
+    })?;
+    Ok(PluginSource {
+        origin: component.display().to_string(),
+        bytes: Arc::from(bytes),
+        settings: project.settings.clone(),
+        limits: project.limits(defaults),
     })
 }

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod cli;
 pub mod collect;
 pub mod detect;
+pub mod devkit;
 pub mod events;
 pub mod model;
 pub mod pack;

@@ -1,7 +1,7 @@
-//! Policy test cases (`docs/test-cases.md`): reading case files and
-//! checking a plugin's findings against their expectations. The runner that
-//! drives plugins lives with its caller; this module only knows the format
-//! and the comparison.
+//! Test cases (`docs/test-cases.md`): reading case files of assets (policy
+//! plugins) and of events (detectors), and comparing what a plugin reported
+//! with their expectations. The runner that drives plugins lives in
+//! `devkit::suite`; this module only knows the format and the comparison.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -35,8 +35,61 @@ pub struct CaseFile {
 #[serde(deny_unknown_fields)]
 pub struct Case {
     pub name: String,
+    /// Settings for this case, over the plugin's own.
+    #[serde(default)]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     pub assets: Vec<CaseAsset>,
     pub expect: Vec<Expectation>,
+}
+
+/// A case file of a detector: events in, alert counts per rule out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventCaseFile {
+    pub cases: Vec<EventCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventCase {
+    pub name: String,
+    #[serde(default)]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Raw records as the log source writes them (CloudTrail by default).
+    pub events: Vec<serde_json::Value>,
+    pub expect: Vec<AlertExpectation>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertExpectation {
+    pub rule: String,
+    /// How many alerts the rule reports over the case's events.
+    pub count: usize,
+}
+
+/// One (rule, resource) of a policy case: what was expected, what came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub rule: String,
+    pub resource: String,
+    pub expected: Option<Status>,
+    /// Status and message of the finding, when the rule reported one.
+    pub got: Option<(Status, String)>,
+    /// Expected evidence paths the finding lacks.
+    pub missing_evidence: Vec<String>,
+    /// The finding's evidence paths.
+    pub evidence: Vec<String>,
+}
+
+impl Row {
+    pub fn ok(&self) -> bool {
+        self.missing_evidence.is_empty()
+            && match (&self.expected, &self.got) {
+                (Some(e), Some((g, _))) => e == g,
+                _ => false,
+            }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +146,15 @@ impl CaseAsset {
 
 /// Read a case file (YAML or JSON).
 pub fn read(path: &Path) -> Result<CaseFile, CaseError> {
+    read_as(path)
+}
+
+/// Read a detector's case file (YAML or JSON).
+pub fn read_events(path: &Path) -> Result<EventCaseFile, CaseError> {
+    read_as(path)
+}
+
+fn read_as<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CaseError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| CaseError::Read {
         file: file.clone(),
@@ -104,54 +166,88 @@ pub fn read(path: &Path) -> Result<CaseFile, CaseError> {
     })
 }
 
-/// Compare findings with a case's expectations. For every rule named in
-/// `expect`, that rule's findings on the case's assets must be exactly the
-/// expected ones. Returns one line per mismatch; empty means the case passes.
-pub fn check(case: &Case, findings: &[Finding]) -> Vec<String> {
+/// Every (rule, resource) a case's expectations and the findings of its
+/// rules name, in expectation order, then unexpected findings. For every
+/// rule named in `expect`, the findings that rule produced on the case's
+/// assets must be exactly the expected ones; other rules are ignored.
+pub fn compare(case: &Case, findings: &[Finding]) -> Vec<Row> {
     let rules: BTreeSet<&str> = case.expect.iter().map(|e| e.rule.as_str()).collect();
-    let mut problems = Vec::new();
+    let mut rows = Vec::new();
     let mut matched = BTreeSet::new();
     for e in &case.expect {
-        match findings
+        let f = findings
             .iter()
-            .find(|f| f.rule_id == e.rule && f.asset_id == e.resource)
-        {
-            None => problems.push(format!(
-                "expected {} on {} to be {}, but the rule reported nothing",
-                e.rule, e.resource, e.status
-            )),
-            Some(f) => {
-                matched.insert((f.rule_id.as_str(), f.asset_id.as_str()));
-                if f.status != e.status {
-                    let why = if f.message.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", f.message)
-                    };
-                    problems.push(format!(
-                        "expected {} on {} to be {}, got {}{why}",
-                        e.rule, e.resource, e.status, f.status
-                    ));
-                }
-                for path in &e.evidence_paths {
-                    if !f.evidence.iter().any(|ev| &ev.path == path) {
-                        let got: Vec<&str> = f.evidence.iter().map(|ev| ev.path.as_str()).collect();
-                        problems.push(format!(
-                            "expected evidence {path} for {} on {}; evidence was {got:?}",
-                            e.rule, e.resource
-                        ));
-                    }
-                }
-            }
+            .find(|f| f.rule_id == e.rule && f.asset_id == e.resource);
+        if let Some(f) = f {
+            matched.insert((f.rule_id.as_str(), f.asset_id.as_str()));
         }
+        let evidence: Vec<String> = f
+            .map(|f| f.evidence.iter().map(|ev| ev.path.clone()).collect())
+            .unwrap_or_default();
+        let missing_evidence = match f {
+            Some(_) => e
+                .evidence_paths
+                .iter()
+                .filter(|p| !evidence.contains(p))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        rows.push(Row {
+            rule: e.rule.clone(),
+            resource: e.resource.clone(),
+            expected: Some(e.status),
+            got: f.map(|f| (f.status, f.message.clone())),
+            missing_evidence,
+            evidence,
+        });
     }
     for f in findings {
         if rules.contains(f.rule_id.as_str())
             && !matched.contains(&(f.rule_id.as_str(), f.asset_id.as_str()))
         {
+            rows.push(Row {
+                rule: f.rule_id.clone(),
+                resource: f.asset_id.clone(),
+                expected: None,
+                got: Some((f.status, f.message.clone())),
+                missing_evidence: Vec::new(),
+                evidence: f.evidence.iter().map(|ev| ev.path.clone()).collect(),
+            });
+        }
+    }
+    rows
+}
+
+/// Compare findings with a case's expectations ([`compare`]). Returns one
+/// line per mismatch; empty means the case passes.
+pub fn check(case: &Case, findings: &[Finding]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for row in compare(case, findings) {
+        let (rule, resource) = (&row.rule, &row.resource);
+        match (&row.expected, &row.got) {
+            (Some(e), None) => problems.push(format!(
+                "expected {rule} on {resource} to be {e}, but the rule reported nothing"
+            )),
+            (Some(e), Some((g, message))) if e != g => {
+                let why = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({message})")
+                };
+                problems.push(format!(
+                    "expected {rule} on {resource} to be {e}, got {g}{why}"
+                ));
+            }
+            (None, Some((g, _))) => {
+                problems.push(format!("unexpected {g} result of {rule} on {resource}"))
+            }
+            _ => {}
+        }
+        for path in &row.missing_evidence {
             problems.push(format!(
-                "unexpected {} result of {} on {}",
-                f.status, f.rule_id, f.asset_id
+                "expected evidence {path} for {rule} on {resource}; evidence was {:?}",
+                row.evidence
             ));
         }
     }

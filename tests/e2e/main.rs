@@ -10,6 +10,7 @@ mod demo;
 mod detect;
 mod inputs;
 mod packs;
+mod plugin_dev;
 mod plugins;
 mod store;
 mod support;

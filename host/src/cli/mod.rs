@@ -13,7 +13,8 @@ mod detect;
 mod findings;
 mod key;
 mod pack;
-mod plugins;
+mod plugin;
+mod plugin_dev;
 mod policies;
 mod report;
 mod rules;
@@ -73,9 +74,9 @@ enum Command {
     /// List, show and validate YAML policies
     #[command(subcommand)]
     Policies(policies::Command),
-    /// List plugins and their rules
-    #[command(subcommand)]
-    Plugins(plugins::Command),
+    /// Plugins: scaffold, build, test and benchmark your own; list what a scan runs
+    #[command(subcommand, visible_alias = "plugins")]
+    Plugin(plugin::Command),
     /// Rule packs: init, build, sign, verify, push, pull, install, list, remove, update
     #[command(subcommand)]
     Pack(pack::Command),
@@ -123,7 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scans(args) => scans::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
         Command::Policies(cmd) => policies::run(&ctx, cmd),
-        Command::Plugins(cmd) => plugins::run(&ctx, cmd),
+        Command::Plugin(cmd) => plugin::run(&ctx, cmd),
         Command::Pack(cmd) => pack::run(&ctx, cmd),
         Command::Key(cmd) => key::run(&ctx, cmd),
         Command::Detect(args) => detect::run(&ctx, args),

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::model::{Evidence, Severity};
 
-pub use input::{InputError, InputStats, Inputs, LogFormat, TimeRange, parse_time_bound};
+pub use input::{
+    InputError, InputStats, Inputs, LogFormat, TimeRange, parse_time_bound, read_bytes,
+};
 
 /// One normalized audit-log record (DESIGN.md, "Data model").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

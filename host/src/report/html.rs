@@ -7,7 +7,8 @@ use std::fmt::Write;
 use super::compliance::{ComplianceReport, ControlResult, ControlStatus, PolicyResult};
 use crate::model::{Severity, Status};
 
-fn esc(s: &str) -> String {
+/// Escape text for HTML or XML content and attribute values.
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

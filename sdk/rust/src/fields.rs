@@ -24,6 +24,21 @@ pub fn field_str<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
     field(value, path).and_then(Value::as_str)
 }
 
+/// The boolean at `path`, or `None` when it is missing or not a boolean.
+pub fn field_bool(value: &Value, path: &str) -> Option<bool> {
+    field(value, path).and_then(Value::as_bool)
+}
+
+/// The integer at `path`, or `None` when it is missing or not an integer.
+pub fn field_i64(value: &Value, path: &str) -> Option<i64> {
+    field(value, path).and_then(Value::as_i64)
+}
+
+/// The list at `path`, or `None` when it is missing or not a list.
+pub fn field_array<'a>(value: &'a Value, path: &str) -> Option<&'a Vec<Value>> {
+    field(value, path).and_then(Value::as_array)
+}
+
 enum Segment<'a> {
     Key(&'a str),
     Index(usize),

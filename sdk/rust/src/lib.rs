@@ -94,7 +94,7 @@ pub mod prelude {
     pub use crate::Detector;
     #[cfg(feature = "policy")]
     pub use crate::Policy;
-    pub use crate::fields::{field, field_str};
+    pub use crate::fields::{field, field_array, field_bool, field_i64, field_str};
     pub use crate::{
         Alert, Asset, ComplianceRef, Event, Evidence, Finding, PluginError, PluginInfo,
         Remediation, RuleInfo, SettingInfo, Severity, Status, Tag,

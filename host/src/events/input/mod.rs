@@ -354,6 +354,29 @@ const ABORTED: &str = "\u{0}stance: sink aborted";
 /// Detects gzip, then reads VPC Flow Logs text (by `--log-format`, or in
 /// `auto` when the stream does not start with JSON) or every top-level JSON
 /// value of the stream.
+/// The events of an in-memory log (test cases, small inputs), read exactly
+/// as a file of the same content would be.
+pub fn read_bytes(bytes: &[u8], format: LogFormat) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    let mut sink = |e: Event| -> anyhow::Result<()> {
+        events.push(e);
+        Ok(())
+    };
+    let mut ctx = Ctx {
+        range: TimeRange::default(),
+        format,
+        sink: &mut sink,
+        abort: None,
+        events: 0,
+        out_of_range: 0,
+    };
+    read_stream(Box::new(io::Cursor::new(bytes.to_vec())), &mut ctx)?;
+    if let Some(e) = ctx.abort {
+        return Err(format!("{e:#}"));
+    }
+    Ok(events)
+}
+
 fn read_stream(reader: Box<dyn Read + '_>, ctx: &mut Ctx<'_>) -> Result<(), String> {
     let mut buf = BufReader::with_capacity(256 << 10, reader);
     let head = buf.fill_buf().map_err(|e| format!("cannot read: {e}"))?;

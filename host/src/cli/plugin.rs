@@ -1,17 +1,28 @@
-//! `stance plugins list`: every plugin a scan would run, loaded through the
-//! runtime exactly as a scan loads it (compiled, described, settings checked).
+//! `stance plugin new|build|test|bench|list` (alias `plugins`): the plugin
+//! developer's loop over the devkit, and the list of every plugin a scan
+//! would run, loaded exactly as a scan loads it.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::Globals;
+use super::plugin_dev as dev;
+pub use super::plugin_dev::{BenchArgs, BuildArgs, NewArgs, TestArgs};
 use crate::report::{self, Format};
 use crate::runtime::{ComponentCache, Limits, Runtime};
 use crate::scan::{self, ScanOptions};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Write a new plugin project (Rust, Python or JavaScript) that builds and passes its own cases
+    New(NewArgs),
+    /// Build a plugin project into a checked component (dist/NAME.wasm)
+    Build(BuildArgs),
+    /// Run a project's case files (or a YAML policy directory's tests/) against the component
+    Test(TestArgs),
+    /// Measure compile (cold and warm cache), instantiation, per-batch and per-item time, and memory
+    Bench(BenchArgs),
     /// List plugins: name, version, world, digest and rules
     List(ListArgs),
 }
@@ -34,8 +45,17 @@ pub struct ListArgs {
     format: Format,
 }
 
-pub fn run(_: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
-    let Command::List(a) = cmd;
+pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::New(a) => dev::new(g, a),
+        Command::Build(a) => dev::build(g, a),
+        Command::Test(a) => dev::test(g, a),
+        Command::Bench(a) => dev::bench(g, a),
+        Command::List(a) => list(a),
+    }
+}
+
+fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     let rt = Runtime::new(ComponentCache::from_env())?;
     let opts = ScanOptions {
         plugins: a.plugins,

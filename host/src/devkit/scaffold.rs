@@ -1,0 +1,96 @@
+//! `stance plugin new`: write a plugin project from the templates embedded
+//! at build time (sdk/templates/LANG/WORLD), ready to build and to pass its
+//! own cases with no edits.
+
+use std::path::{Path, PathBuf};
+
+use super::project::{Lang, valid_name};
+use super::sdk::Sdk;
+use crate::runtime::World;
+
+mod templates {
+    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    #[error(
+        "{0:?} is not a valid plugin name: use lowercase letters, digits and single '-', starting with a letter (e.g. acme-buckets)"
+    )]
+    Name(String),
+    #[error("{0}: already exists and is not empty; choose another name or --dir")]
+    Exists(PathBuf),
+    #[error("no {lang} template for the {world} world in this build of Stance")]
+    NoTemplate { lang: Lang, world: &'static str },
+    #[error("{0}")]
+    Sdk(#[from] super::sdk::SdkError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The files a new project gets: (relative path, contents with placeholders filled).
+pub fn render(
+    name: &str,
+    lang: Lang,
+    world: World,
+    sdk: &Sdk,
+) -> Result<Vec<(String, String)>, ScaffoldError> {
+    if !valid_name(name) {
+        return Err(ScaffoldError::Name(name.to_string()));
+    }
+    let prefix = format!("{}/{}/", lang.as_str(), world.as_str());
+    let module = name.replace('-', "_");
+    let sdk_dir = sdk.root.display().to_string();
+    let files: Vec<(String, String)> = templates::TEMPLATES
+        .iter()
+        .filter_map(|(path, text)| {
+            let rel = path.strip_prefix(&prefix)?;
+            let text = text
+                .replace("{{name}}", name)
+                .replace("{{module}}", &module)
+                .replace("{{sdk_dir}}", &sdk_dir);
+            Some((rel.to_string(), text))
+        })
+        .collect();
+    if files.is_empty() {
+        return Err(ScaffoldError::NoTemplate {
+            lang,
+            world: world.as_str(),
+        });
+    }
+    Ok(files)
+}
+
+/// Write a new project into `dir` (which must not exist or be empty).
+pub fn create(
+    dir: &Path,
+    name: &str,
+    lang: Lang,
+    world: World,
+    sdk: &Sdk,
+) -> Result<Vec<PathBuf>, ScaffoldError> {
+    let files = render(name, lang, world, sdk)?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ScaffoldError::Io { path, source }
+    };
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(io(dir))?.next().is_none();
+        if !empty {
+            return Err(ScaffoldError::Exists(dir.to_path_buf()));
+        }
+    }
+    let mut written = Vec::new();
+    for (rel, text) in files {
+        let path = dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::write(&path, text).map_err(io(&path))?;
+        written.push(path);
+    }
+    Ok(written)
+}
