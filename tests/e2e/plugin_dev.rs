@@ -44,6 +44,8 @@ fn dev(env: &Env, args: &[&str]) -> Output {
     env.cmd()
         .env("PATH", path)
         .env("CARGO_TARGET_DIR", plugin_target())
+        // The SDKs of this checkout, not of the one the binary was built in.
+        .env("STANCE_SDK_DIR", root().join("sdk"))
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .args(args)

@@ -15,10 +15,7 @@ use std::sync::{Mutex, OnceLock};
 use serde_json::Value;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    manifest_dir().parent().unwrap().to_path_buf()
 }
 
 pub fn demo() -> PathBuf {
@@ -240,4 +237,13 @@ impl Drop for Moto {
             .args(["stop", &self.port.to_string()])
             .output();
     }
+}
+
+/// This package's directory: cargo's run-time `CARGO_MANIFEST_DIR` (a test
+/// binary reused from another checkout's build, through a shared target
+/// directory, still reads this checkout), else the one it was built in.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }

@@ -4,6 +4,8 @@
 //! least one positive and one negative case. The case format is described in
 //! `policies/cloudtrail/README.md`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +14,7 @@ use serde_json::Value;
 use stance_sigma_engine::{Engine, EngineConfig, Event, MemoryStore, RuleKind};
 
 fn pack_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/cloudtrail")
+    common::manifest_dir().join("../../policies/cloudtrail")
 }
 
 fn collect(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) {

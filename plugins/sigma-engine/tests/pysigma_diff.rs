@@ -8,6 +8,8 @@
 //! It needs the project's Python venv (`tests/aws/moto.sh install`, which
 //! `tests/run.sh` runs); without one it says so loudly and does nothing.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,7 +50,7 @@ struct RuleResult {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    common::manifest_dir().join("../..")
 }
 
 fn venv() -> PathBuf {

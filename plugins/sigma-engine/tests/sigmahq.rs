@@ -1,13 +1,15 @@
 //! Loads every SigmaHQ cloud rule from the shared data directory (read in
 //! place, never copied) and requires at least 98% of them to load.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use stance_sigma_engine::{Engine, EngineConfig, Event, MemoryStore};
 
 fn rules_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/sigmahq/rules/cloud")
+    common::manifest_dir().join("../../../shared/data/sigmahq/rules/cloud")
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
