@@ -118,6 +118,10 @@ pub struct DetectOptions {
     pub engine_config: Option<PathBuf>,
     /// Extra detector components or manifests.
     pub plugins: Vec<PathBuf>,
+    /// Sigma rules of installed packs (`pack:NAME@VERSION/FILE`).
+    pub pack_rules: Vec<RuleFile>,
+    /// Detector plugins of installed packs, with the packs' settings.
+    pub pack_detectors: Vec<PluginSource>,
     pub limits: Limits,
     pub quota: StateQuota,
     pub batch_size: usize,
@@ -173,8 +177,9 @@ pub fn run(
     let mut totals = RunTotals::default();
 
     let mut sources = Vec::new();
-    if opts.builtin_rules || !opts.rule_paths.is_empty() {
-        let files = rule_files(opts.builtin_rules, &opts.rule_paths)?;
+    if opts.builtin_rules || !opts.rule_paths.is_empty() || !opts.pack_rules.is_empty() {
+        let mut files = rule_files(opts.builtin_rules, &opts.rule_paths)?;
+        files.extend(opts.pack_rules.iter().cloned());
         let config = engine_config(opts.engine_config.as_deref())?;
         let (engine, errors) = check_rules(&files, &config);
         totals.rules += engine.rules().count();
@@ -189,6 +194,7 @@ pub fn run(
     for p in &opts.plugins {
         sources.push(catalog::plugin_source(p, opts.limits)?);
     }
+    sources.extend(opts.pack_detectors.iter().cloned());
     if sources.is_empty() {
         bail!(if opts.builtin_rules {
             "no detection rules to run: this build has no built-in Sigma pack (policies/cloudtrail); pass --rules PATH or --plugin PATH"

@@ -883,3 +883,59 @@ fn oci_credentials_come_from_the_docker_config() {
         std::fs::read(&archive).unwrap()
     );
 }
+
+#[test]
+fn detect_runs_the_sigma_rules_of_an_installed_pack() {
+    let u = User::new();
+    let (key, public) = generate_key(&u, "team.key");
+    trust_for_user(&u, &public);
+    let dir = u.path("trail-pack");
+    write_pack(
+        &dir,
+        "trail",
+        "1.0.0",
+        "stance:plugin@0.1.0",
+        &["trail-policy"],
+        "rules = [\"rules/*.yml\"]\n",
+    );
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(
+        dir.join("rules/stop-logging.yml"),
+        "title: Trail logging stopped (pack)\nid: 5f1e2c3a-1111-4222-8333-944455566677\nstatus: test\n\
+         logsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventSource: cloudtrail.amazonaws.com, eventName: StopLogging}\n  condition: sel\nlevel: high\n",
+    )
+    .unwrap();
+    let archive = build_signed(&u, &dir, &key, "trail-1.0.0.tar.gz");
+    u.ok(&["pack", "install", s(&archive)]);
+    let log = u.path("trail.json");
+    std::fs::write(
+        &log,
+        r#"{"Records": [
+  {"eventID": "ev-1", "eventTime": "2026-11-20T10:00:00Z", "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "awsRegion": "us-east-1", "recipientAccountId": "123456789012"},
+  {"eventID": "ev-2", "eventTime": "2026-11-20T10:01:00Z", "eventSource": "cloudtrail.amazonaws.com", "eventName": "StartLogging", "awsRegion": "us-east-1", "recipientAccountId": "123456789012"}
+]}"#,
+    )
+    .unwrap();
+    let out = u.ok(&[
+        "detect",
+        "-i",
+        s(&log),
+        "--pack",
+        "trail",
+        "--no-builtin-rules",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["run"]["totals"]["alerts"], 1, "{v:#}");
+    assert_eq!(
+        v["alerts"][0]["rule_id"],
+        "5f1e2c3a-1111-4222-8333-944455566677"
+    );
+    assert_eq!(v["alerts"][0]["event_ids"][0], "ev-1");
+    // The pack is pinned for the project like a scan's.
+    assert!(u.project.join("stance.lock").is_file());
+    // Without the pack nothing runs: an error, never a quiet pass.
+    let out = u.run(&["detect", "-i", s(&log), "--no-builtin-rules"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -45,9 +45,16 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     sigma_config: Option<PathBuf>,
 
-    /// Extra detector plugin: a .wasm component or a plugin.toml manifest (repeatable)
+    /// Extra detector plugin: a plugin project directory, a .wasm component or a plugin.toml manifest (repeatable)
     #[arg(long = "plugin", value_name = "PATH")]
     plugins: Vec<PathBuf>,
+
+    /// An installed rule pack, NAME or NAME@RANGE (repeatable): its Sigma rules and detector plugins run too; pinned in stance.lock
+    #[arg(long = "pack", value_name = "NAME[@RANGE]")]
+    packs: Vec<stance_pack::PackSpec>,
+
+    #[command(flatten)]
+    trust: super::pack::TrustArgs,
 
     /// Routes for new alerts: a TOML file of [[route]] tables (min_severity; webhook [+ hmac_secret_env], slack, pagerduty_routing_key_env [+ pagerduty_url], file)
     #[arg(long, value_name = "FILE")]
@@ -140,12 +147,23 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
 
     let mut store = ctx.store()?;
     let rt = Runtime::new(ComponentCache::from_env())?;
+    let limits = detect::limits(args.timeout_ms, args.memory_mib, args.max_output_mib);
+    let packs = super::pack::sources(ctx, &args.packs, &args.trust, limits)?;
     let opts = DetectOptions {
+        pack_rules: packs
+            .rules
+            .into_iter()
+            .map(|f| detect::RuleFile {
+                path: f.path,
+                text: f.text,
+            })
+            .collect(),
+        pack_detectors: packs.detectors,
         builtin_rules: !args.no_builtin_rules,
         rule_paths: args.rules.clone(),
         engine_config: args.sigma_config.clone(),
         plugins: args.plugins.clone(),
-        limits: detect::limits(args.timeout_ms, args.memory_mib, args.max_output_mib),
+        limits,
         quota: StateQuota {
             max_bytes: (args.state_kib as usize) << 10,
             ..StateQuota::default()
