@@ -8,7 +8,8 @@ policies it is designed to fail; all other policies of its type are expected to 
 from __future__ import annotations
 
 import json
-import sys
+
+import seed_common  # the estate's constants, policy tables and helpers
 
 # The policies this module seeds, by resource type (registered into seed.py's POLICIES/TYPES).
 POLICIES: dict[str, str] = {
@@ -41,18 +42,9 @@ SECRET_CLOCK_REASON = (
 )
 
 
-def register(s) -> None:
-    """Add POLICIES to the POLICIES/TYPES tables of the module that defines the Seeder."""
-    m = sys.modules[type(s).__module__]
-    for pid, rtype in POLICIES.items():
-        if pid not in m.POLICIES:
-            m.POLICIES[pid] = rtype
-            m.TYPES.setdefault(rtype, []).append(pid)
-
-
 def seed(s) -> None:
-    register(s)
-    m = sys.modules[type(s).__module__]
+    seed_common.register(POLICIES)
+    m = seed_common
     A, R = m.ACCOUNT_A, m.REGION
     key = s.ids["kms:stance-data"]
     seed_efs(s, m, A, R, key)

@@ -19,12 +19,13 @@ Per account and region (the e2e scans 123456789012 and 111111111111 in us-east-1
 from __future__ import annotations
 
 import datetime as dt
-import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+import seed_common  # the estate's constants, policy tables and helpers
 
 POLICIES = {
     "aws-config-recorder-recording-all-resources": "aws_config_recorder",
@@ -55,14 +56,6 @@ FSBP_RULE = "aws-securityhub-fsbp-standard-enabled"
 SUPPORT_POLICY = "arn:aws:iam::aws:policy/AWSSupportAccess"
 
 
-def _register(m) -> None:
-    """Add this module's policies to seed.py's tables (m is seed.py's module)."""
-    for pid, rtype in POLICIES.items():
-        if pid not in m.POLICIES:
-            m.POLICIES[pid] = rtype
-            m.TYPES.setdefault(rtype, []).append(pid)
-
-
 def _expired_certificate() -> tuple[str, str]:
     """A self-signed certificate that expired on 2012-05-08 (the date moto reports for every certificate)."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -79,8 +72,8 @@ def _expired_certificate() -> tuple[str, str]:
 
 
 def seed(s) -> None:
-    m = sys.modules[type(s).__module__]
-    _register(m)
+    m = seed_common
+    seed_common.register(POLICIES)
     A, B, R1, R2 = m.ACCOUNT_A, m.ACCOUNT_B, m.REGION, m.REGION2
     m.log("seed_posture: GuardDuty, Config, Security Hub, Access Analyzer, IAM certificates, support role")
     gd_rules = [p for p in m.TYPES["aws_guardduty_detector"] if p != "aws-guardduty-enabled"]

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
+
+import seed_common  # the estate's constants, policy tables and helpers
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -52,17 +53,8 @@ POLICIES = {
 }
 
 
-def register(s) -> None:
-    """Add these policies to seed.py's POLICIES and TYPES (the module the Seeder comes from)."""
-    seed_module = sys.modules[type(s).__module__]
-    for pid, rtype in POLICIES.items():
-        if pid not in seed_module.POLICIES:
-            seed_module.POLICIES[pid] = rtype
-            seed_module.TYPES.setdefault(rtype, []).append(pid)
-
-
 def _check(s, cond: bool, msg: str) -> None:
-    sys.modules[type(s).__module__].check(cond, msg)
+    seed_common.check(cond, msg)
 
 
 def step(s):
@@ -75,7 +67,7 @@ def step(s):
 
 
 def seed(s) -> None:
-    register(s)
+    seed_common.register(POLICIES)
     key = kms_key(s)
     dynamodb(s, key)
     good_cert = acm(s)

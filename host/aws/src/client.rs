@@ -429,6 +429,19 @@ impl Ctx {
     }
 }
 
+/// Hand-rolled pagination (where the SDK has no paginator that fits): take
+/// the response's next token, and say whether there is another page. An
+/// empty token or the same token again ends the listing (emulators repeat it).
+pub(crate) fn next_page(token: &mut Option<String>, next: Option<&str>) -> bool {
+    match next {
+        Some(t) if !t.is_empty() && token.as_deref() != Some(t) => {
+            *token = Some(t.to_string());
+            true
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use aws_sdk_inspector2::types::{
 };
 use serde_json::{Value, json};
 
+use super::client::next_page;
 use super::{Ctx, Output, doc};
 use stance_model::{ImportedFinding, Remediation, Severity, Status};
 
@@ -53,11 +54,8 @@ pub async fn collect(ctx: &Ctx) -> Output {
             Ok(r) => {
                 out.findings
                     .extend(r.findings().iter().filter_map(|f| finding(ctx, f)));
-                match r.next_token() {
-                    Some(t) if !t.is_empty() && token.as_deref() != Some(t) => {
-                        token = Some(t.to_string());
-                    }
-                    _ => break,
+                if !next_page(&mut token, r.next_token()) {
+                    break;
                 }
             }
             Err(e) => {

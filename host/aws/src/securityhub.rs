@@ -12,6 +12,7 @@ use aws_sdk_securityhub::types::{
 };
 use serde_json::json;
 
+use super::client::next_page;
 use super::errors::is_not_found;
 use super::{Ctx, Output};
 use stance_model::{ComplianceRef, ImportedFinding, Remediation, Severity, Status};
@@ -46,11 +47,8 @@ pub async fn collect(ctx: &Ctx) -> Output {
             Ok(r) => {
                 out.findings
                     .extend(r.findings().iter().filter_map(|f| finding(ctx, f)));
-                match r.next_token() {
-                    Some(t) if !t.is_empty() && token.as_deref() != Some(t) => {
-                        token = Some(t.to_string());
-                    }
-                    _ => break,
+                if !next_page(&mut token, r.next_token()) {
+                    break;
                 }
             }
             // Security Hub is not enabled in this account and region.

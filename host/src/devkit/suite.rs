@@ -45,8 +45,12 @@ pub enum SuiteError {
 pub enum Subject {
     /// A plugin project, built by its toolchain.
     Project(Box<Project>),
-    /// A directory of YAML policies run by the built-in engine, cases in `tests/`.
-    Policies(PathBuf),
+    /// A directory of YAML policies run by the built-in engine, cases in
+    /// `tests/`; the files as read when the subject was opened.
+    Policies {
+        dir: PathBuf,
+        files: Vec<stance_policy_engine::SourceFile>,
+    },
 }
 
 impl Subject {
@@ -55,35 +59,39 @@ impl Subject {
         if dir.join(MANIFEST).is_file() {
             return Ok(Subject::Project(Box::new(Project::open(dir)?)));
         }
-        let has_policies = dir.is_dir()
-            && catalog::policy_files(false, &[dir.to_path_buf()])
-                .map(|f| !f.is_empty())
-                .unwrap_or(false);
-        if has_policies {
-            Ok(Subject::Policies(dir.to_path_buf()))
+        let files = if dir.is_dir() {
+            catalog::policy_files(false, &[dir.to_path_buf()])
+                .map_err(|e| SuiteError::Load(e.to_string()))?
         } else {
-            Err(SuiteError::NotASubject(dir.to_path_buf()))
+            Vec::new()
+        };
+        if files.is_empty() {
+            return Err(SuiteError::NotASubject(dir.to_path_buf()));
         }
+        Ok(Subject::Policies {
+            dir: dir.to_path_buf(),
+            files,
+        })
     }
 
     pub fn world(&self) -> World {
         match self {
             Subject::Project(p) => p.world,
-            Subject::Policies(_) => World::Policy,
+            Subject::Policies { .. } => World::Policy,
         }
     }
 
     pub fn tests_dir(&self) -> PathBuf {
         match self {
             Subject::Project(p) => p.tests.clone(),
-            Subject::Policies(dir) => dir.join("tests"),
+            Subject::Policies { dir, .. } => dir.join("tests"),
         }
     }
 
     pub fn lang(&self) -> &'static str {
         match self {
             Subject::Project(p) => p.lang.as_str(),
-            Subject::Policies(_) => "yaml",
+            Subject::Policies { .. } => "yaml",
         }
     }
 
@@ -112,11 +120,7 @@ impl Subject {
                     limits: p.limits(limits),
                 })
             }
-            Subject::Policies(dir) => {
-                let files = catalog::policy_files(false, std::slice::from_ref(dir))
-                    .map_err(|e| SuiteError::Load(e.to_string()))?;
-                Ok(catalog::yaml_engine(&files, limits))
-            }
+            Subject::Policies { files, .. } => Ok(catalog::yaml_engine(files, limits)),
         }
     }
 }

@@ -33,6 +33,7 @@ use aws_sdk_config::config::retry::RetryConfig;
 use aws_sdk_config::types::{BaseConfigurationItem, RecordingGroup, ResourceKey, ResourceType};
 use futures::StreamExt;
 
+use super::client::next_page;
 use super::record::Failed;
 use super::{Ctx, Output};
 
@@ -237,11 +238,8 @@ async fn items(
                         .filter_map(|i| i.resource_id())
                         .map(str::to_string),
                 );
-                match r.next_token() {
-                    Some(t) if !t.is_empty() && token.as_deref() != Some(t) => {
-                        token = Some(t.to_string());
-                    }
-                    _ => break,
+                if !next_page(&mut token, r.next_token()) {
+                    break;
                 }
             }
             Err(e) => {
