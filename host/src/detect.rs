@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use stance_sigma_engine::{Engine, EngineConfig, LoadError};
@@ -160,30 +160,33 @@ impl DetectReport {
     }
 }
 
-struct Running {
-    plugin: DetectorPlugin,
+struct Running<'a> {
+    plugin: &'a DetectorPlugin,
     state: Option<DetectorState>,
 }
 
-/// Run detection over `inputs` and store the run.
-pub fn run(
-    rt: &Runtime,
-    store: &mut Store,
-    inputs: &Inputs,
-    labels: &[String],
-    opts: &DetectOptions,
-) -> anyhow::Result<DetectReport> {
-    let start = Instant::now();
-    let mut totals = RunTotals::default();
+/// The detectors of a run, loaded and checked: the Sigma engine with its
+/// rules (built-in, files, packs) and every other detector plugin.
+pub struct DetectorSet {
+    pub plugins: Vec<DetectorPlugin>,
+    /// Sigma rules loaded plus the rules of the other plugins.
+    pub rules: usize,
+    /// Sigma rules that did not load, and why.
+    pub rule_errors: Vec<String>,
+}
 
+/// Load the detectors `opts` names. Names must be unique: they key the state.
+pub fn load_detectors(rt: &Runtime, opts: &DetectOptions) -> anyhow::Result<DetectorSet> {
+    let mut rules = 0;
+    let mut rule_errors = Vec::new();
     let mut sources = Vec::new();
     if opts.builtin_rules || !opts.rule_paths.is_empty() || !opts.pack_rules.is_empty() {
         let mut files = rule_files(opts.builtin_rules, &opts.rule_paths)?;
         files.extend(opts.pack_rules.iter().cloned());
         let config = engine_config(opts.engine_config.as_deref())?;
         let (engine, errors) = check_rules(&files, &config);
-        totals.rules += engine.rules().count();
-        totals.rule_errors = errors.iter().map(ToString::to_string).collect();
+        rules += engine.rules().count();
+        rule_errors = errors.iter().map(ToString::to_string).collect();
         for e in &errors {
             tracing::warn!("Sigma rule not loaded: {e}");
         }
@@ -202,17 +205,58 @@ pub fn run(
             "no detection rules to run: the built-in pack is excluded and no --rules or --plugin was given"
         });
     }
-    let mut detectors: Vec<Running> = Vec::new();
-    let mut summaries = Vec::new();
+    let mut plugins: Vec<DetectorPlugin> = Vec::new();
     for src in sources {
         let plugin = DetectorPlugin::load(rt, src)?;
-        if detectors.iter().any(|d| d.plugin.name == plugin.name) {
+        if plugins.iter().any(|d| d.name == plugin.name) {
             bail!(
                 "{}: a detector named {} is already loaded; detector names key their state and must be unique",
                 plugin.origin,
                 plugin.name
             );
         }
+        if !plugin.origin.starts_with("builtin:") {
+            rules += plugin.rules.len();
+        }
+        plugins.push(plugin);
+    }
+    Ok(DetectorSet {
+        plugins,
+        rules,
+        rule_errors,
+    })
+}
+
+/// Run detection over `inputs` and store the run.
+pub fn run(
+    rt: &Runtime,
+    store: &mut Store,
+    inputs: &Inputs,
+    labels: &[String],
+    opts: &DetectOptions,
+) -> anyhow::Result<DetectReport> {
+    let set = load_detectors(rt, opts)?;
+    run_with(store, inputs, labels, opts, &set)
+}
+
+/// Run detection with detectors already loaded (each starts from the state
+/// the store keeps for it).
+pub fn run_with(
+    store: &mut Store,
+    inputs: &Inputs,
+    labels: &[String],
+    opts: &DetectOptions,
+    set: &DetectorSet,
+) -> anyhow::Result<DetectReport> {
+    let start = Instant::now();
+    let mut totals = RunTotals {
+        rules: set.rules,
+        rule_errors: set.rule_errors.clone(),
+        ..RunTotals::default()
+    };
+    let mut detectors: Vec<Running> = Vec::new();
+    let mut summaries = Vec::new();
+    for plugin in &set.plugins {
         let entries = store.detector_state(&plugin.name)?;
         summaries.push(DetectorSummary {
             name: plugin.name.clone(),
@@ -223,9 +267,6 @@ pub fn run(
             cache: plugin.compile.label(),
             load_ms: plugin.compile.duration().as_secs_f64() * 1000.0,
         });
-        if !plugin.origin.starts_with("builtin:") {
-            totals.rules += plugin.rules.len();
-        }
         detectors.push(Running {
             state: Some(DetectorState::new(entries, opts.quota)),
             plugin,
@@ -340,13 +381,4 @@ pub fn run(
         elapsed_ms: start.elapsed().as_secs_f64() * 1000.0,
         new_alerts,
     })
-}
-
-/// Limits of a detect run from its flags.
-pub fn limits(timeout_ms: u64, memory_mib: u64, max_output_mib: u64) -> Limits {
-    Limits {
-        timeout: Duration::from_millis(timeout_ms),
-        memory_bytes: (memory_mib as usize) << 20,
-        output_bytes: (max_output_mib as usize) << 20,
-    }
 }

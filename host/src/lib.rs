@@ -21,3 +21,4 @@ pub mod runtime;
 pub mod scan;
 pub mod store;
 pub mod testing;
+pub mod watch;

@@ -156,13 +156,25 @@ pub fn run(
     opts: &ScanOptions,
     on_batch: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ScanReport, ScanError> {
+    let plugins = load_plugins(rt, opts)?;
+    run_with(store, snapshot, source, opts, &plugins, on_batch)
+}
+
+/// A scan with plugins already loaded (`stance watch` keeps them across scans).
+pub fn run_with(
+    store: &mut Store,
+    snapshot: &Snapshot,
+    source: &str,
+    opts: &ScanOptions,
+    plugins: &[Plugin],
+    on_batch: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ScanReport, ScanError> {
     let start = Instant::now();
     let started_at = now_rfc3339();
-    let plugins = load_plugins(rt, opts)?;
     let scope = snapshot.scope.key(&snapshot.provider);
     let source = source.to_string();
 
-    let plan = EvaluationPlan::new(&plugins, &snapshot.assets, opts.batch_size);
+    let plan = EvaluationPlan::new(plugins, &snapshot.assets, opts.batch_size);
     let total = plan.batches();
     let mut writer = store.begin_scan(ScanMeta {
         started_at,
@@ -171,11 +183,11 @@ pub fn run(
         scope: scope.clone(),
     })?;
     writer.add_assets(&snapshot.assets)?;
-    for p in &plugins {
+    for p in plugins {
         writer.add_rules(&p.name, &p.version, &p.digest, &p.rules)?;
     }
     writer.add_collection_errors(&snapshot.errors)?;
-    writer.add_findings(&uncollected(&plugins, &snapshot.errors))?;
+    writer.add_findings(&uncollected(plugins, &snapshot.errors))?;
     writer.add_imported(&snapshot.findings)?;
 
     let pool = {
@@ -190,7 +202,6 @@ pub fn run(
     let mut failures = Vec::new();
     let mut write_result = Ok(());
     std::thread::scope(|s| {
-        let plugins = &plugins;
         let plan = &plan;
         let pool = &pool;
         s.spawn(move || {

@@ -14,3 +14,4 @@ mod plugin_dev;
 mod plugins;
 mod store;
 mod support;
+mod watch;

@@ -91,17 +91,8 @@ pub struct Args {
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
 
-    /// Deadline of one plugin call, in milliseconds
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-    timeout_ms: u64,
-
-    /// Memory cap of one plugin instance, in MiB
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
-    memory_mib: u64,
-
-    /// Cap on what one plugin call may return, in MiB
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    max_output_mib: u64,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 
     /// Quota of each detector's kept state (correlation windows), in KiB
     #[arg(long, default_value_t = 64 << 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -147,7 +138,7 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
 
     let mut store = ctx.store()?;
     let rt = Runtime::new(ComponentCache::from_env())?;
-    let limits = detect::limits(args.timeout_ms, args.memory_mib, args.max_output_mib);
+    let limits = args.limits.limits();
     let packs = super::pack::sources(ctx, &args.packs, &args.trust, limits)?;
     let opts = DetectOptions {
         pack_rules: packs

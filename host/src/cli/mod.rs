@@ -12,6 +12,7 @@ mod detect;
 
 mod findings;
 mod key;
+mod limits;
 mod pack;
 mod plugin;
 mod plugin_dev;
@@ -21,6 +22,7 @@ mod rules;
 mod scan;
 mod scans;
 mod source;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -94,6 +96,8 @@ enum Command {
 
     /// Measure scan throughput, native-versus-wasm cost, cold start and memory (Markdown for BENCHMARKS.md)
     Bench(bench::Args),
+    /// Run scans on an interval and detection over a log directory, hot-reloading plugins, policies and packs
+    Watch(watch::Args),
     /// Print versions of Stance, its WIT contract, wasmtime and the database schema
     Version,
 }
@@ -132,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(&ctx, cmd),
 
         Command::Bench(args) => bench::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
         Command::Version => version(&ctx),
     }
 }

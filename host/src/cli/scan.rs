@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -11,7 +10,7 @@ use super::source::{self, SourceArgs};
 use super::{Globals, exit_code};
 use crate::model::{Severity, Status};
 use crate::report::{self, Format};
-use crate::runtime::{ComponentCache, Limits, Runtime};
+use crate::runtime::{ComponentCache, Runtime};
 use crate::scan::{self, ScanOptions};
 use crate::store::FindingFilter;
 
@@ -59,27 +58,14 @@ pub struct Args {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
 
-    /// Deadline of one plugin call, in milliseconds (a plugin.toml may override it)
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
-    timeout_ms: u64,
-
-    /// Memory cap of one plugin instance, in MiB
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
-    memory_mib: u64,
-
-    /// Cap on what one plugin call may return, in MiB
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
-    max_output_mib: u64,
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 }
 
 pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let mut store = ctx.store()?;
     let rt = Runtime::new(ComponentCache::from_env())?;
-    let limits = Limits {
-        timeout: Duration::from_millis(args.timeout_ms),
-        memory_bytes: (args.memory_mib as usize) << 20,
-        output_bytes: (args.max_output_mib as usize) << 20,
-    };
+    let limits = args.limits.limits();
     let packs = super::pack::sources(ctx, &args.packs, &args.trust, limits)?;
     let (snapshot, label) = source::gather(&args.source, ctx.interactive())?;
     let opts = ScanOptions {

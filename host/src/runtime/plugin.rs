@@ -243,6 +243,11 @@ impl Plugin {
         })
     }
 
+    /// The settings the plugin runs with, as JSON text.
+    pub fn settings_json(&self) -> &str {
+        &self.settings_json
+    }
+
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rule_index.get(id).map(|&i| &self.rules[i])
     }

@@ -630,3 +630,84 @@ fn detect_runs_the_sigma_rules_of_an_installed_pack() {
 }
 
 mod oci;
+
+#[test]
+fn watch_swaps_in_a_pack_update_and_keeps_it_when_the_store_is_tampered() {
+    let u = User::new();
+    let (key, public) = generate_key(&u, "team.key");
+    trust_for_user(&u, &public);
+    for (version, rules) in [
+        ("1.0.0", &["acme-one"][..]),
+        ("1.1.0", &["acme-one", "acme-two"][..]),
+    ] {
+        let dir = u.path(&format!("acme-{version}"));
+        write_pack(&dir, "acme", version, "stance:plugin@0.1.0", rules, "");
+        let archive = build_signed(&u, &dir, &key, &format!("acme-{version}.tar.gz"));
+        if version == "1.0.0" {
+            u.ok(&["pack", "install", s(&archive)]);
+        } else {
+            std::fs::rename(&archive, u.path("next.tar.gz")).unwrap();
+        }
+    }
+    let status = u.path("watch-status.json");
+    let packs = |v: &Value| -> Vec<String> {
+        v["generation"]["packs"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| p[0].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut w = crate::watch::Watch::spawn(
+        u.cmd(),
+        &status,
+        &[
+            "--snapshot",
+            s(&demo()),
+            "--no-builtin-policies",
+            "--pack",
+            "acme@^1",
+            "--interval",
+            "0.2",
+            "--debounce-ms",
+            "100",
+        ],
+    );
+    w.until("a scan with acme 1.0.0", |v| {
+        packs(v) == ["acme@1.0.0"] && v["scans"]["last_scan_id"].is_i64()
+    });
+
+    // Installed beside it, then the lock moved to it: the next generation.
+    u.ok(&["pack", "install", s(&u.path("next.tar.gz"))]);
+    u.ok(&["pack", "update", "acme"]);
+    let v = w.until("acme 1.1.0 is live", |v| packs(v) == ["acme@1.1.0"]);
+    assert_eq!(v["generation"]["plugins"][0]["rules"], 2);
+
+    // One byte of the installed archive changed: the reload is refused and
+    // 1.1.0, verified when it was loaded, keeps running.
+    let archive = u.home.join("packs/acme/1.1.0/pack.tar.gz");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&archive, bytes).unwrap();
+    let v = w.until("the tampered pack was refused", |v| {
+        v["reloads"]["failures"].as_u64() >= Some(1)
+    });
+    let message = v["reloads"]["last_error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("acme") && message.contains("1.1.0"),
+        "{message}"
+    );
+    let after = v["scans"]["count"].as_u64().unwrap();
+    let v = w.until("a scan after the refusal", |v| {
+        v["scans"]["count"].as_u64() > Some(after + 1)
+    });
+    assert_eq!(packs(&v), ["acme@1.1.0"]);
+    assert_eq!(v["scans"]["failed"], 0);
+    w.stop();
+}

@@ -1,0 +1,260 @@
+//! The loop of `stance watch`: a scan every interval and a detection run
+//! for every settled batch of new log files, each with the generation that
+//! is active when it starts (so no run mixes two generations, and none is
+//! skipped or repeated when a swap happens during it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::generation::{Generation, WatchSources};
+use super::reload::{self, Active, StatusFile, generation_status};
+use super::status::Status;
+use crate::detect;
+use crate::events::{Inputs, LogFormat};
+use crate::model::Snapshot;
+use crate::runtime::Runtime;
+use crate::scan;
+use crate::store::Store;
+
+pub struct WatchOptions {
+    pub sources: WatchSources,
+    /// Time between the starts of two scans.
+    pub interval: Duration,
+    /// A directory that receives audit-log files (detection).
+    pub logs: Option<PathBuf>,
+    pub log_format: LogFormat,
+    /// Stop after this many scans (for tests and one-shot runs).
+    pub max_scans: Option<u64>,
+    pub status_file: PathBuf,
+    /// How long changes must settle before a reload.
+    pub debounce: Duration,
+    /// How often the log directory is looked at.
+    pub poll: Duration,
+}
+
+/// Run until `max_scans` scans are done (or forever). `collect` gathers
+/// the assets of one scan (a snapshot read again, or a live collection).
+pub fn watch(
+    rt: Arc<Runtime>,
+    store: &mut Store,
+    opts: &WatchOptions,
+    collect: &dyn Fn() -> anyhow::Result<(Snapshot, String)>,
+    on_event: &dyn Fn(&str),
+) -> anyhow::Result<()> {
+    let first = Generation::load(&rt, &opts.sources, 1)?;
+    let status = Arc::new(StatusFile {
+        path: opts.status_file.clone(),
+        status: Mutex::new(Status {
+            pid: std::process::id(),
+            started_at: crate::model::now_rfc3339(),
+            generation: generation_status(&first),
+            ..Status::default()
+        }),
+    });
+    status.update(|_| {});
+    let active = Arc::new(Active::new(first));
+    let _watcher = reload::spawn(
+        rt.clone(),
+        opts.sources.clone(),
+        active.clone(),
+        status.clone(),
+        opts.debounce,
+    )?;
+    on_event(&format!(
+        "watching; status in {} (generation 1)",
+        opts.status_file.display()
+    ));
+
+    let mut next_scan = Instant::now();
+    let mut logs = LogDir::default();
+    loop {
+        if opts.sources.scan.is_some() && Instant::now() >= next_scan {
+            next_scan = Instant::now() + opts.interval;
+            let generation = active.get();
+            scan_once(store, opts, &generation, collect, &status, on_event);
+            if active.get().number != generation.number {
+                // A new generation went live while this scan ran on the old one.
+                status.update(|s| s.scans.swapped_during += 1);
+            }
+            if opts
+                .max_scans
+                .is_some_and(|max| status_count(&status, |s| s.scans.count) >= max)
+            {
+                return Ok(());
+            }
+        }
+        if let Some(dir) = &opts.logs {
+            let ready = logs.ready(dir);
+            if !ready.is_empty() {
+                let generation = active.get();
+                detect_once(store, opts, &generation, &ready, &status, on_event);
+                logs.done(ready);
+            }
+        }
+        // Sleep until the next scan is due, looking at the logs every `poll`.
+        let until_scan = match opts.sources.scan {
+            Some(_) => next_scan.saturating_duration_since(Instant::now()),
+            None => opts.poll,
+        };
+        let nap = if opts.logs.is_some() {
+            until_scan.min(opts.poll)
+        } else {
+            until_scan
+        };
+        if !nap.is_zero() {
+            std::thread::sleep(nap);
+        }
+    }
+}
+
+fn status_count(status: &StatusFile, f: impl Fn(&Status) -> u64) -> u64 {
+    match status.status.lock() {
+        Ok(s) => f(&s),
+        Err(p) => f(&p.into_inner()),
+    }
+}
+
+fn scan_once(
+    store: &mut Store,
+    opts: &WatchOptions,
+    generation: &Generation,
+    collect: &dyn Fn() -> anyhow::Result<(Snapshot, String)>,
+    status: &StatusFile,
+    on_event: &dyn Fn(&str),
+) {
+    let Some(scan_opts) = &opts.sources.scan else {
+        return;
+    };
+    let result = collect().and_then(|(snapshot, label)| {
+        scan::run_with(
+            store,
+            &snapshot,
+            &label,
+            scan_opts,
+            &generation.scan,
+            &|_, _| {},
+        )
+        .map_err(anyhow::Error::from)
+    });
+    match result {
+        Ok(report) => {
+            on_event(&format!(
+                "scan #{} with generation {}: {} results, {} failing, {} errors",
+                report.scan_id,
+                generation.number,
+                report.totals.findings,
+                report.totals.by_status.get("fail").copied().unwrap_or(0),
+                report.totals.by_status.get("error").copied().unwrap_or(0),
+            ));
+            status.update(|s| {
+                s.scans.count += 1;
+                s.scans.last_scan_id = Some(report.scan_id);
+                s.scans.last_at = Some(crate::model::now_rfc3339());
+                s.scans.last_generation = Some(generation.number);
+                s.scans.last_results = report.totals.findings as u64;
+                s.scans.last_error = None;
+            });
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            tracing::error!("scan failed: {message}");
+            status.update(|s| {
+                s.scans.count += 1;
+                s.scans.failed += 1;
+                s.scans.last_error = Some(message);
+            });
+        }
+    }
+}
+
+fn detect_once(
+    store: &mut Store,
+    opts: &WatchOptions,
+    generation: &Generation,
+    files: &[PathBuf],
+    status: &StatusFile,
+    on_event: &dyn Fn(&str),
+) {
+    let (Some(sources), Some(set)) = (&opts.sources.detect, &generation.detect) else {
+        return;
+    };
+    let labels: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let result = Inputs::resolve(&labels, opts.log_format)
+        .map_err(anyhow::Error::msg)
+        .and_then(|inputs| {
+            detect::run_with(
+                store,
+                &inputs,
+                &labels,
+                &opts.sources.detect_options(sources),
+                set,
+            )
+        });
+    match result {
+        Ok(report) => {
+            on_event(&format!(
+                "detection run #{} with generation {}: {} files, {} events, {} new alerts",
+                report.run_id,
+                generation.number,
+                report.totals.files,
+                report.totals.events,
+                report.new_alerts.len()
+            ));
+            status.update(|s| {
+                s.detection.runs += 1;
+                s.detection.files += report.totals.files as u64;
+                s.detection.events += report.totals.events as u64;
+                s.detection.new_alerts += report.new_alerts.len() as u64;
+                s.detection.last_run_id = Some(report.run_id);
+                s.detection.last_error = None;
+            });
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            tracing::error!("detection failed: {message}");
+            status.update(|s| s.detection.last_error = Some(message));
+        }
+    }
+}
+
+/// New files of the log directory: a file is ready once its size has not
+/// changed between two looks (a writer is done with it); each is read once.
+#[derive(Default)]
+struct LogDir {
+    seen: BTreeMap<PathBuf, u64>,
+    done: BTreeSet<PathBuf>,
+}
+
+impl LogDir {
+    fn ready(&mut self, dir: &std::path::Path) -> Vec<PathBuf> {
+        let mut ready = Vec::new();
+        let mut now = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if !entry.file_type().is_file() || hidden || self.done.contains(entry.path()) {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            let path = entry.path().to_path_buf();
+            if self.seen.get(&path) == Some(&meta.len()) {
+                ready.push(path.clone());
+            }
+            now.insert(path, meta.len());
+        }
+        self.seen = now;
+        ready
+    }
+
+    fn done(&mut self, files: Vec<PathBuf>) {
+        for f in files {
+            self.seen.remove(&f);
+            self.done.insert(f);
+        }
+    }
+}
