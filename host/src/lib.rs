@@ -1,24 +1,41 @@
 //! Stance: a cloud security policy engine whose every rule runs as a
 //! sandboxed WebAssembly component.
 //!
-//! The modules follow the pipeline of `DESIGN.md`: [`collect`] builds
-//! assets, [`runtime`] evaluates them in plugins, [`store`] keeps scans and
-//! findings, [`report`] renders them, and [`cli`] is the thin skin over it
-//! all. [`scan`] wires the stages together; [`catalog`] decides which
-//! plugins and policies run.
+//! The modules are the pipeline (docs/architecture.md):
+//!
+//! ```text
+//! collect (assets) ─┐                                        ┌─► report (files, terminal)
+//!                   ├─► catalog ─► runtime ─► pipeline ─► store
+//! events (logs) ────┘   (rules)    (wasm)     (scan,      └─► notify (leaves the machine)
+//!                                              detect)
+//! ```
+//!
+//! [`collect`] and [`events`] read sources; [`catalog`] resolves which
+//! rules run (built-in, files, plugins, packs); [`runtime`] loads and calls
+//! the wasm plugins; [`pipeline`] wires a scan or a detection run together;
+//! [`store`] keeps scans, findings and alerts; [`report`] renders what the
+//! store holds; [`notify`] sends alerts off the machine. Around them:
+//! [`settings`] (every path and switch, resolved once), [`net`] (the one
+//! async runtime and HTTP client), [`pack`] (a rule pack's life),
+//! [`devkit`] (building and testing plugins), [`bench`] (measurements),
+//! [`watch`] (the long-running mode) and [`cli`], the thin skin over it all.
+//! The records every stage shares are [`model`] (the `stance-model` crate).
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod collect;
-pub mod detect;
 pub mod devkit;
 pub mod events;
 pub mod model;
+pub mod net;
+pub mod notify;
 pub mod pack;
+pub mod pipeline;
 pub mod report;
 pub mod runtime;
-pub mod scan;
+pub mod settings;
 pub mod store;
-pub mod testing;
 pub mod watch;

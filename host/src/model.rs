@@ -1,5 +1,5 @@
-//! The data model every stage shares (DESIGN.md, "Data model"): assets,
-//! rules, findings and collections. It lives in the `stance-model` crate,
-//! which the collectors build against too; this module re-exports it whole.
+//! The records every stage shares (assets, rules, findings, events, alerts,
+//! failures and their enumerations). They live in the `stance-model` crate
+//! (host/model), which depends on no engine; this module re-exports it whole.
 
 pub use stance_model::*;

@@ -309,6 +309,14 @@ PAIRS = [
     Pair("config_recorder_all_regions_enabled", "aws-config-recorder-recording-all-resources", "region"),
     Pair("securityhub_enabled", "aws-securityhub-enabled", "region"),
     Pair("accessanalyzer_enabled", "aws-accessanalyzer-external-access-enabled", "region"),
+    # --- AWS Organizations (organizations_delegated_administrators is left out: Prowler fails every delegated
+    # administrator outside its configured trusted list, ours fails those that are not ACTIVE accounts) ---
+    Pair("organizations_account_part_of_organizations", "aws-organizations-account-in-organization", "account"),
+    Pair("organizations_scp_check_deny_regions", "aws-organizations-scp-restricts-regions",
+         note="Prowler also compares the allowed regions with its organizations_enabled_regions config"),
+    Pair("organizations_tags_policies_enabled_and_attached", "aws-organizations-tag-policy-attached"),
+    Pair("organizations_opt_out_ai_services_policy", "aws-organizations-ai-services-opt-out",
+         note="ours also needs the opt-out policy attached to the root"),
 ]
 
 RANK = {"FAIL": 3, "ERROR": 2, "MANUAL": 2, "PASS": 1}

@@ -47,6 +47,7 @@ import seed_posture  # GuardDuty, Config/Security Hub state, Access Analyzer, IA
 
 import seed_ec2  # VPCs, security groups, NACLs, instances, volumes, snapshots (tests/aws/seed_ec2.py)
 import seed_findings  # Config, Security Hub and Inspector2 findings (tests/aws/seed_findings.py)
+import seed_organizations  # AWS Organizations: the organization of account A (tests/aws/seed_organizations.py)
 import seed_rds_logging  # RDS, CloudTrail, CloudWatch Logs and alarms (tests/aws/seed_rds_logging.py)
 import seed_s3  # buckets and the account public access block (tests/aws/seed_s3.py)
 from seed_common import *  # noqa: F401,F403 (accounts, regions, policy tables, helpers)
@@ -551,6 +552,7 @@ def main() -> int:
         for step in (s.seed_kms, s.seed_iam, s.seed_s3, s.seed_ec2, s.seed_rds, s.seed_logging, s.seed_findings,
                      seed_workloads.step(s),
                      __import__("seed_efs_sns_sqs_secretsmanager").step(s),
+                     seed_organizations.step(s),
                      s.collect_implicit):
             t = time.monotonic()
             step()

@@ -290,6 +290,10 @@ fn a_seeded_account_scans_end_to_end_and_every_policy_field_is_collected() {
     assert!(paths_checked > 80, "{paths_checked}");
     eprintln!("field contract: {paths_checked} (policy, path) pairs found in collected assets");
 
+    // 4b. AWS Organizations as moto holds it: the seeded organization in its
+    // management account, and the account in none, neither a collection error.
+    organizations_match_moto(&manifest, &assets, errors);
+
     // 5. Collect once, scan offline: the same results.
     let snapshot = env.path("moto.json");
     let mut collect = vec!["collect".to_string()];
@@ -316,6 +320,61 @@ fn a_seeded_account_scans_end_to_end_and_every_policy_field_is_collected() {
         v["scan"]["totals"]["assets"],
         scan["scan"]["totals"]["assets"]
     );
+}
+
+/// The organization assets against what `tests/aws/seed_organizations.py`
+/// seeded: account 123456789012 manages the organization, 111111111111 is in
+/// none, and Organizations is no collection error in either account.
+fn organizations_match_moto(manifest: &Value, assets: &Value, errors: &[Value]) {
+    let org_errors: Vec<&Value> = errors
+        .iter()
+        .filter(|e| e["service"] == "organizations")
+        .collect();
+    assert!(org_errors.is_empty(), "{org_errors:#?}");
+    let seeded = |ty: &str, account: &str| -> Value {
+        manifest["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == ty && r["account"] == account)
+            .unwrap_or_else(|| panic!("the seed made no {ty} in {account}"))
+            .clone()
+    };
+    let body = |id: &Value| -> Value {
+        assets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == *id)
+            .unwrap_or_else(|| panic!("no asset {id}"))["body"]
+            .clone()
+    };
+    let [management, outside] = ACCOUNTS;
+    let none = body(&seeded("aws_organizations_account", outside)["id"]);
+    assert_eq!(none["in_organization"], false, "{none:#}");
+    assert!(none["organization_id"].is_null(), "{none:#}");
+    let seeded_org = seeded("aws_organizations_organization", management);
+    let facts = &seeded_org["facts"];
+    let member = body(&seeded("aws_organizations_account", management)["id"]);
+    assert_eq!(member["is_management_account"], true, "{member:#}");
+    assert_eq!(
+        member["organization_id"], facts["organization_id"],
+        "{member:#}"
+    );
+    let org = body(&seeded_org["id"]);
+    assert_eq!(org["feature_set"], "ALL", "{org:#}");
+    assert_eq!(
+        org["enabled_policy_types"], facts["enabled_policy_types"],
+        "{org:#}"
+    );
+    assert_eq!(org["restrictive_scp_attached"], true, "{org:#}");
+    let admins = org["delegated_administrators"].as_array().unwrap();
+    assert_eq!(admins.len(), 1, "{org:#}");
+    assert_eq!(admins[0]["account_id"], facts["delegated_administrator"]);
+    assert_eq!(admins[0]["services"], facts["delegated_services"]);
+    let ai = &org["ai_opt_out_policies"][0];
+    assert_eq!(ai["default_opt_out"], "optOut", "{org:#}");
+    assert_eq!(ai["targets"][0]["type"], "ORGANIZATIONAL_UNIT", "{org:#}");
 }
 
 /// The part of a read path that the schema defines: stop at policy-document

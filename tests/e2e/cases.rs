@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use stance::catalog;
+use stance::devkit::cases as testing;
 use stance::model::{Asset, Status};
-use stance::runtime::{ComponentCache, Limits, Plugin, Runtime};
-use stance::testing;
+use stance::runtime::{ComponentCache, Limits, PolicyPlugin, Runtime};
 
 use crate::support::root;
 
@@ -15,7 +15,7 @@ fn every_policy_passes_its_cases_in_the_wasm_plugin() {
     let files = catalog::policy_files(true, &[]).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let rt = Runtime::new(ComponentCache::at(cache.path())).unwrap();
-    let plugin = Plugin::load(&rt, catalog::yaml_engine(&files, Limits::default())).unwrap();
+    let plugin = PolicyPlugin::load(&rt, catalog::yaml_engine(&files, Limits::default())).unwrap();
     let policy_ids: BTreeSet<String> = plugin.rules.iter().map(|r| r.id.clone()).collect();
     assert!(
         policy_ids.len() >= 25,
@@ -90,7 +90,7 @@ fn a_wrong_expectation_is_caught() {
     let files = catalog::policy_files(true, &[]).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let rt = Runtime::new(ComponentCache::at(cache.path())).unwrap();
-    let plugin = Plugin::load(&rt, catalog::yaml_engine(&files, Limits::default())).unwrap();
+    let plugin = PolicyPlugin::load(&rt, catalog::yaml_engine(&files, Limits::default())).unwrap();
     let file =
         testing::read(&root().join("policies/aws/tests/aws-s3-bucket-versioning-enabled.yaml"))
             .unwrap();

@@ -232,4 +232,63 @@ fn version_names_every_contract() {
     assert!(text.contains("wit stance:plugin@0.1.0"), "{text}");
     assert!(text.contains("wasmtime 48."), "{text}");
     assert!(text.contains("schema 4"), "{text}");
+    assert!(text.contains("settings:"), "{text}");
+}
+
+#[test]
+fn version_shows_every_setting_and_where_it_came_from() {
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    cmd.env("STANCE_LOG_LEVEL", "info")
+        .env("STANCE_HOME", env.path("home"))
+        .env("STANCE_AWS_REGION", "eu-west-3")
+        .env("STANCE_STORAGE_BACKEND", "s3");
+    let out = cmd
+        .args(["version", "--format", "json", "-vv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["settings"];
+    assert_eq!(s["db"]["value"], env.db.display().to_string());
+    assert_eq!(s["db"]["origin"]["from"], "env");
+    assert_eq!(s["db"]["origin"]["name"], "STANCE_DB_PATH");
+    assert_eq!(
+        s["log_level"]["value"], "debug",
+        "-vv beats STANCE_LOG_LEVEL"
+    );
+    assert_eq!(s["log_level"]["origin"]["from"], "flag");
+    assert_eq!(
+        s["pack_dir"]["value"],
+        env.path("home").join("packs").display().to_string()
+    );
+    assert_eq!(s["pack_dir"]["origin"]["from"], "derived");
+    assert_eq!(s["aws_region"]["value"], "eu-west-3");
+    assert_eq!(
+        s["status_file"]["value"],
+        env.path("watch-status.json").display().to_string(),
+        "the watch status file sits beside the database"
+    );
+    assert_eq!(
+        s["storage_backend"]["origin"]["name"],
+        "STANCE_STORAGE_BACKEND"
+    );
+    assert!(
+        v["database"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("STANCE_STORAGE_BACKEND=s3 is not available")),
+        "{v:#}"
+    );
+    let flag = env.run(&[
+        "--db",
+        env.path("other.db").to_str().unwrap(),
+        "version",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&flag.stdout).unwrap();
+    assert_eq!(
+        v["settings"]["db"]["origin"]["name"], "--db",
+        "a flag beats the variable"
+    );
 }

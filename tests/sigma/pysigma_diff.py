@@ -4,7 +4,7 @@
 Converts Sigma rules with pySigma's SQLite backend, runs the SQL over a corpus
 of CloudTrail records loaded into an SQLite table, and prints, as JSON on
 stdout, the corpus and every rule's matched event ids. The Rust test
-plugins/sigma-engine/tests/pysigma_diff.rs runs this script, evaluates the same
+plugins/sigma/engine/tests/pysigma_diff.rs runs this script, evaluates the same
 rules over the same events with the engine and compares the match sets.
 
 Rules: the SigmaHQ AWS rules, read in place (never copied) from

@@ -3,116 +3,48 @@
 //! bounded concurrency. Produces a [`Snapshot`]: assets in the schema of
 //! `docs/aws-resources.md`, plus every collection error by service,
 //! operation, region and account. Collectors only read AWS; they never
-//! evaluate rules. One cargo feature per service; the host re-exports this
-//! crate as `stance::collect::aws`.
+//! evaluate rules, and the crate never reads Stance's own settings (the host
+//! resolves them, `STANCE_AWS_REGION` included, into [`AwsOptions`]). The
+//! host re-exports this crate as `stance::collect::aws`.
+//!
+//! The tree: `services/` holds the registry (one line per service, each
+//! service a cargo feature) and one collector per service; `toolkit/` what
+//! they share (SDK configuration, accounts and regions, `Target`: the account
+//! and region a collector reads, error classification, gaps, normalization);
+//! `config_source/` AWS Config as a source of other services' assets;
+//! `run.rs` the fan-out of one account.
+#![warn(missing_docs)]
 
-/// The toolkit the service collectors share: the SDK configuration and
-/// [`Ctx`] (calls, pages, assets), normalization, error classification and
-/// gap recording. A build with only some services leaves parts of it unused,
-/// which is no defect: the build with every service checks it for dead code.
-macro_rules! toolkit {
-    ($($module:item)*) => {$(
-        #[cfg_attr(
-            not(all(
-                feature = "s3",
-                feature = "iam",
-                feature = "ec2",
-                feature = "rds",
-                feature = "cloudtrail",
-                feature = "kms",
-                feature = "lambda",
-                feature = "logs",
-                feature = "config-recorder",
-                feature = "securityhub",
-                feature = "inspector2",
-                feature = "guardduty",
-                feature = "accessanalyzer",
-                feature = "efs",
-                feature = "sns",
-                feature = "sqs",
-                feature = "secretsmanager",
-                feature = "dynamodb",
-                feature = "acm",
-                feature = "elbv2",
-                feature = "ecr",
-                feature = "eks",
-            )),
-            allow(dead_code)
-        )]
-        $module
-    )*};
-}
-
-toolkit! {
-    mod client;
-    mod doc;
-    mod errors;
-    mod record;
-}
+#[cfg(feature = "config-recorder")]
+mod config_source;
+mod run;
 mod services;
-
-#[cfg(feature = "accessanalyzer")]
-mod accessanalyzer;
-#[cfg(feature = "acm")]
-mod acm;
-#[cfg(feature = "cloudtrail")]
-mod cloudtrail;
-#[cfg(feature = "config-recorder")]
-mod config;
-#[cfg(feature = "config-recorder")]
-mod config_status;
-#[cfg(feature = "dynamodb")]
-mod dynamodb;
-#[cfg(feature = "ec2")]
-mod ec2;
-#[cfg(feature = "ecr")]
-mod ecr;
-#[cfg(feature = "efs")]
-mod efs;
-#[cfg(feature = "eks")]
-mod eks;
-#[cfg(feature = "elbv2")]
-mod elbv2;
-#[cfg(feature = "guardduty")]
-mod guardduty;
-#[cfg(feature = "iam")]
-mod iam;
-#[cfg(feature = "inspector2")]
-mod inspector2;
-#[cfg(feature = "kms")]
-mod kms;
-#[cfg(feature = "lambda")]
-mod lambda;
-#[cfg(feature = "logs")]
-mod logs;
-#[cfg(feature = "s3")]
-mod objects;
-#[cfg(feature = "rds")]
-mod rds;
-#[cfg(feature = "s3")]
-mod s3;
-#[cfg(feature = "secretsmanager")]
-mod secretsmanager;
-#[cfg(feature = "securityhub")]
-mod securityhub;
-#[cfg(feature = "securityhub")]
-mod securityhub_hub;
-#[cfg(feature = "sns")]
-mod sns;
-#[cfg(feature = "sqs")]
-mod sqs;
+mod toolkit;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use stance_model::{Scope, Snapshot};
 use tokio::sync::Semaphore;
 
-pub use client::AwsError;
-use client::Ctx;
 #[cfg(feature = "s3")]
-pub use objects::{KeyPage, ObjectBody, S3Objects};
+pub use services::s3::objects::{KeyPage, ObjectBody, S3Objects};
 pub use services::{KNOWN_SERVICES, ServiceInfo};
-use stance_model::{Asset, CollectionError, ImportedFinding, Scope, Snapshot};
+use toolkit::{Output, scope, sdk};
+
+/// A failure that stops the whole collection (before any account is read).
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// The options cannot be used (an unknown service, a malformed role ARN,
+    /// an invalid retry setting); the message says which and why.
+    #[error("{0}")]
+    Options(String),
+    /// The credentials do not identify an account (STS GetCallerIdentity failed).
+    #[error(
+        "cannot identify the AWS account of the credentials ({0}); configure credentials (environment, --profile, SSO or an instance role)"
+    )]
+    Identity(String),
+}
 
 /// What to collect and with which credentials.
 ///
@@ -125,12 +57,15 @@ use stance_model::{Asset, CollectionError, ImportedFinding, Scope, Snapshot};
 pub struct AwsOptions {
     /// A named profile of the shared config files (`--profile`).
     pub profile: Option<String>,
-    /// Regions to collect; empty means the default region.
+    /// Regions to collect; empty means the default region (`AWS_REGION` or
+    /// the profile's, else us-east-1). The host puts its own default region
+    /// (`STANCE_AWS_REGION`) here.
     pub regions: Vec<String>,
     /// Every region enabled for the account (from EC2 DescribeRegions).
     pub all_regions: bool,
     /// Roles to assume, one account each; empty means the caller's own account.
     pub role_arns: Vec<String>,
+    /// The external id the roles' trust policies require (`--external-id`).
     pub external_id: Option<String>,
     /// Services to collect (`s3`, `iam`, …); empty means all that are built.
     pub services: Vec<String>,
@@ -160,7 +95,10 @@ impl Default for AwsOptions {
 
 /// Progress of a collection, one unit per (account, region, service).
 pub trait Progress: Send + Sync {
+    /// Collection in `account` and `region` (or `global`) starts, with this
+    /// many services to run there.
     fn begin(&self, account: &str, region: &str, services: usize);
+    /// One service finished in `account` and `region`.
     fn done(&self, account: &str, region: &str, service: &str);
 }
 
@@ -172,58 +110,12 @@ impl Progress for NoProgress {
     fn done(&self, _: &str, _: &str, _: &str) {}
 }
 
-/// What one collector produced.
-#[derive(Default)]
-pub(crate) struct Output {
-    pub assets: Vec<Asset>,
-    pub errors: Vec<CollectionError>,
-    pub findings: Vec<ImportedFinding>,
-}
-
-impl Output {
-    pub fn extend(&mut self, other: Output) {
-        self.assets.extend(other.assets);
-        self.errors.extend(other.errors);
-        self.findings.extend(other.findings);
-    }
-
-    /// Add assets whose detail calls may have failed: the assets (with their
-    /// gaps) go in, and each failing operation is reported once, naming the
-    /// `what` (e.g. "topics") it failed for.
-    #[cfg_attr(
-        not(any(
-            feature = "lambda",
-            feature = "dynamodb",
-            feature = "ecr",
-            feature = "efs",
-            feature = "eks",
-            feature = "secretsmanager",
-            feature = "sns"
-        )),
-        allow(dead_code)
-    )]
-    pub fn add_detailed(
-        &mut self,
-        ctx: &Ctx,
-        service: &str,
-        what: &str,
-        built: impl IntoIterator<Item = (Asset, Vec<record::Failed>)>,
-    ) {
-        let mut failures = record::Failures::default();
-        for (asset, failed) in built {
-            failures.add_all(&asset.name, failed);
-            self.assets.push(asset);
-        }
-        self.errors.extend(failures.report(ctx, service, what));
-    }
-}
-
 /// Collect every requested account, region and service into a snapshot.
 pub async fn collect(opts: &AwsOptions, progress: &dyn Progress) -> Result<Snapshot, AwsError> {
     let selected = services::select(&opts.services)?;
     let collected_at = stance_model::now_rfc3339();
-    let base = client::base_config(opts).await?;
-    let accounts = client::accounts(&base, opts).await?;
+    let base = sdk::base_config(opts).await?;
+    let accounts = scope::accounts(&base, opts).await?;
     let limiter = Arc::new(Semaphore::new(opts.concurrency.max(1)));
 
     let mut out = Output::default();
@@ -235,7 +127,7 @@ pub async fn collect(opts: &AwsOptions, progress: &dyn Progress) -> Result<Snaps
             Ok(sdk) => sdk,
             Err(error) => {
                 // The account could not be entered: nothing in it was collected.
-                out.errors.push(CollectionError {
+                out.errors.push(stance_model::CollectionError {
                     resource_types: selected
                         .iter()
                         .flat_map(|s| s.types.iter().map(|t| t.to_string()))
@@ -245,21 +137,18 @@ pub async fn collect(opts: &AwsOptions, progress: &dyn Progress) -> Result<Snaps
                 continue;
             }
         };
-        let regions = client::regions(&sdk, opts, &account.id, &mut out.errors).await?;
+        let regions = scope::regions(&sdk, opts, &account.id, &mut out.errors).await?;
         scope_regions.extend(regions.iter().cloned());
-        let regions = Arc::new(regions);
-        let account_out = services::run_account(
-            &account.id,
-            &sdk,
-            regions,
-            &selected,
+        let run = run::AccountRun {
+            account: &account.id,
+            sdk: &sdk,
+            regions: Arc::new(regions),
+            selected: &selected,
             opts,
-            &collected_at,
-            &limiter,
-            progress,
-        )
-        .await;
-        out.extend(account_out);
+            collected_at: &collected_at,
+            limiter: &limiter,
+        };
+        out.extend(run.collect(progress).await);
     }
     services::not_built(
         &opts.services,

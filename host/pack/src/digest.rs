@@ -1,6 +1,10 @@
-//! SHA-256 digests (`sha256:<64 hex>`) and the `digests` index of an archive:
-//! one `sha256sum`-style line per file, sorted by path, which is what a
-//! signature covers.
+//! SHA-256 digests (`sha256:<64 hex>`) and the `digests` index of an
+//! archive: one `sha256sum`-style line per file, sorted by path, which is
+//! what a signature covers. This module owns both text forms and accepts
+//! only the canonical one, so stored bytes always equal what it renders.
+//!
+//! It never reads files or archives and knows nothing of keys: callers hand
+//! it bytes (`archive` builds and checks the index, `trust` signs it).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +33,7 @@ impl Digest {
         hex::encode(self.0)
     }
 
+    /// Parses exactly 64 lowercase hex digits.
     fn from_hex(hex_digits: &str) -> Option<Self> {
         if hex_digits.len() != 64 || hex_digits.bytes().any(|b| b.is_ascii_uppercase()) {
             return None;
@@ -84,6 +89,7 @@ impl<'de> Deserialize<'de> for Digest {
 /// `sha256sum`, so `sha256sum -c digests` checks an extracted pack.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DigestIndex {
+    /// Archive path -> digest of its bytes.
     files: BTreeMap<String, Digest>,
 }
 

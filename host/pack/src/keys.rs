@@ -1,6 +1,11 @@
-//! Ed25519 signing keys: generating a key pair (private key as PKCS#8 PEM,
-//! mode 0600; public key as SPKI PEM in `FILE.pub`), loading keys, and the
-//! short key id that names a key in signatures and messages.
+//! Step 3 of a pack's life, the keys: generating an Ed25519 key pair
+//! (private key as PKCS#8 PEM, mode 0600; public key as SPKI PEM in
+//! `FILE.pub`), loading keys and directories of trusted keys, and the short
+//! key id that names a key in signatures and messages.
+//!
+//! It never decides which keys are trusted (the caller passes them to
+//! `verify`), never overwrites a key file, and never hands out the raw
+//! private key (only `sign` uses it).
 
 use std::fmt;
 use std::io::Write;
@@ -33,6 +38,7 @@ impl KeyId {
         .then(|| KeyId(s.to_string()))
     }
 
+    /// The 16 hex digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -47,8 +53,11 @@ impl fmt::Display for KeyId {
 /// A public key that signatures can be checked against.
 #[derive(Debug, Clone)]
 pub struct PublicKey {
+    /// The Ed25519 key.
     key: VerifyingKey,
+    /// Its id, computed once.
     id: KeyId,
+    /// Where it came from, for messages.
     source: String,
 }
 
@@ -81,6 +90,7 @@ impl PublicKey {
             .unwrap_or_default()
     }
 
+    /// The key's id, as signatures name it.
     pub fn id(&self) -> &KeyId {
         &self.id
     }
@@ -90,6 +100,7 @@ impl PublicKey {
         &self.source
     }
 
+    /// The Ed25519 key itself.
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
@@ -97,7 +108,9 @@ impl PublicKey {
 
 /// A private signing key.
 pub struct PrivateKey {
+    /// The Ed25519 key (zeroized on drop).
     key: SigningKey,
+    /// The id of its public key.
     id: KeyId,
 }
 
@@ -120,6 +133,7 @@ impl PrivateKey {
         Ok(PrivateKey { key, id })
     }
 
+    /// The id of the matching public key, written into signatures.
     pub fn id(&self) -> &KeyId {
         &self.id
     }
@@ -129,6 +143,7 @@ impl PrivateKey {
         PublicKey::new(self.key.verifying_key(), source)
     }
 
+    /// The Ed25519 key itself (for `sign`; never leaves the crate).
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.key
     }
@@ -137,8 +152,11 @@ impl PrivateKey {
 /// What `generate_key` wrote.
 #[derive(Debug, Clone)]
 pub struct GeneratedKey {
+    /// The private key file (PKCS#8 PEM, mode 0600).
     pub private_path: PathBuf,
+    /// The public key file, `private_path` with `.pub` appended (SPKI PEM).
     pub public_path: PathBuf,
+    /// The key's id.
     pub id: KeyId,
 }
 
@@ -192,6 +210,8 @@ pub fn generate_key(out: &Path) -> Result<GeneratedKey, PackError> {
     })
 }
 
+/// Writes `bytes` to a new file with `mode` (on Unix), refusing to replace
+/// an existing one, and syncs it.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PackError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

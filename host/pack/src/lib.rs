@@ -1,20 +1,56 @@
-//! Stance rule packs as a pure library: the `stance-pack.toml` manifest, the
-//! deterministic archive with its `digests` index, Ed25519 signing and the
-//! verification gate, the local store of installed versions, and the
-//! `stance.lock` resolver. No network and no CLI here (docs/packs.md).
+//! Stance rule packs as a pure library. A pack is a directory with a
+//! manifest, built into one deterministic archive, signed with Ed25519,
+//! verified before anything in it runs, installed side by side by version
+//! and pinned by a project's `stance.lock`; docs/packs.md describes every
+//! format. The modules follow that life, in order:
+//!
+//! 1. **manifest** ([`manifest`]): `stance-pack.toml`, what a pack is,
+//!    carries and needs; [`init`] writes a starter one.
+//! 2. **build** ([`archive`], [`digest`]): [`build`] turns the directory
+//!    into a canonical `.tar.gz` whose `digests` entry ([`DigestIndex`])
+//!    lists the SHA-256 of every file.
+//! 3. **sign** ([`keys`], [`trust`]): [`generate_key`] writes a key pair;
+//!    [`sign`] adds the `signature` entry over the index and the manifest.
+//! 4. **verify** ([`archive`], [`trust`]): [`PackArchive::from_bytes`]
+//!    checks integrity with no key, then [`verify`] checks the signature
+//!    against the caller's trusted keys and the pack's WIT and Stance
+//!    versions against the host's: the one gate, which yields a
+//!    [`VerifiedPack`].
+//! 5. **install / installed** ([`installed`]): [`PackDir::install`] keeps a
+//!    verified archive under `<pack-dir>/<name>/<version>/`; [`PackDir::load`]
+//!    verifies it again before use.
+//! 6. **lock / resolve** ([`lock`]): [`resolve`] and [`update`] choose one
+//!    version per pack within every semver range and write a [`Lock`].
+//!
+//! Every failure is a [`PackError`] ([`error`]) that names the pack, the
+//! file and the fix, ready to print.
+//!
+//! The crate never touches the network, never reads the environment,
+//! never runs a plugin and has no CLI: the host (`host/src/pack`) chooses
+//! the directories, fetches archives, hands the plugins to the runtime and
+//! prints the messages.
 
+#![warn(missing_docs)]
+
+// 1. manifest
+pub mod manifest;
+// 2. build (the archive format and its digests index)
 pub mod archive;
 pub mod digest;
-pub mod error;
+// 3. sign and 4. verify (with `archive`'s integrity checks)
 pub mod keys;
-pub mod lock;
-pub mod manifest;
-pub mod store;
 pub mod trust;
+// 5. install / installed
+pub mod installed;
+// 6. lock / resolve
+pub mod lock;
+// Every step's failures.
+pub mod error;
 
 pub use archive::{DIGESTS_FILE, PackArchive, SIGNATURE_FILE, build};
 pub use digest::{Digest, DigestIndex};
 pub use error::PackError;
+pub use installed::{Installed, InstalledPack, MemoryIndex, PackDir, PackIndex, PackSpec};
 pub use keys::{
     GeneratedKey, KeyId, PrivateKey, PublicKey, generate_key, load_private_key, load_public_key,
     load_public_keys_dir, public_key_path,
@@ -23,5 +59,4 @@ pub use lock::{LOCK_FILE, Lock, LockChange, LockedPack, resolve, update};
 pub use manifest::{
     DataFiles, MANIFEST_FILE, Manifest, PackInfo, PluginEntry, WitVersion, World, init,
 };
-pub use store::{Installed, InstalledPack, MemoryIndex, PackIndex, PackSpec, Store};
 pub use trust::{HostVersions, Trust, VerifiedPack, VerifyOptions, sign, verify};

@@ -1,6 +1,11 @@
-//! The project lock file `stance.lock` (exact versions and archive digests)
-//! and the resolver that produces it: one version per pack name, the newest
-//! that satisfies every semver range, backtracking on conflicts.
+//! Step 6 of a pack's life, lock and resolve: the project lock file
+//! `stance.lock` (exact versions and archive digests) and the resolver that
+//! produces it, one version per pack name, the newest that satisfies every
+//! semver range, backtracking on conflicts. This module owns the lock
+//! format, the diff between two locks, and resolution.
+//!
+//! It never installs, fetches or verifies packs: it sees versions,
+//! dependencies and digests only through a [`PackIndex`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::PackError;
 use crate::digest::Digest;
-use crate::store::{PackIndex, PackSpec, join_versions};
+use crate::installed::{PackIndex, PackSpec, join_versions};
 
 /// The lock file's name in a project directory.
 pub const LOCK_FILE: &str = "stance.lock";
@@ -38,7 +43,9 @@ pub struct Lock {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockedPack {
+    /// The pack's name.
     pub name: String,
+    /// The exact version chosen.
     pub version: Version,
     /// SHA-256 of the pack archive.
     pub digest: Digest,
@@ -140,6 +147,7 @@ impl Lock {
     }
 }
 
+/// The refusal of a pin whose version is available with another archive.
 fn digest_mismatch(path: &Path, p: &LockedPack, found: &Digest) -> PackError {
     PackError::Lock {
         path: path.to_path_buf(),
@@ -150,20 +158,32 @@ fn digest_mismatch(path: &Path, p: &LockedPack, found: &Digest) -> PackError {
     }
 }
 
+// Comparing two locks, for `stance pack update` to report.
+
 /// One difference between two locks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockChange {
+    /// A pack pinned now that was not before.
     Added {
+        /// The pack's name.
         name: String,
+        /// The version now pinned.
         version: Version,
     },
+    /// A pack no longer pinned.
     Removed {
+        /// The pack's name.
         name: String,
+        /// The version that was pinned.
         version: Version,
     },
+    /// A pack pinned at another version (an upgrade or a downgrade).
     Changed {
+        /// The pack's name.
         name: String,
+        /// The version that was pinned.
         from: Version,
+        /// The version now pinned.
         to: Version,
     },
 }
@@ -218,6 +238,8 @@ pub fn diff(old: Option<&Lock>, new: &Lock) -> Vec<LockChange> {
     changes
 }
 
+// Resolution: the two entry points, then the search they share.
+
 /// Resolves `roots` against `index`, keeping the version pinned by `lock`
 /// for every pack whose pin still satisfies the requirements (what a scan
 /// does with an existing lock). A kept pin must still have its digest.
@@ -260,6 +282,7 @@ pub fn update(
     Ok((new, changes))
 }
 
+/// Why a branch of the search failed.
 enum Fail {
     /// No versions fit; try another candidate higher up.
     Conflict(String),
@@ -273,66 +296,67 @@ impl From<PackError> for Fail {
     }
 }
 
-#[derive(Clone, Default)]
+/// A partial solution: the versions chosen so far, and every range placed
+/// on each pack (by the project or by a chosen version).
+#[derive(Debug, Clone, Default)]
 struct State {
+    /// name -> the version chosen.
     selected: BTreeMap<String, Version>,
     /// name -> (range, who requires it)
     reqs: BTreeMap<String, Vec<(VersionReq, String)>>,
 }
 
+impl State {
+    /// The start: nothing chosen, the project's own requirements.
+    fn from_roots(roots: &[PackSpec]) -> State {
+        let mut state = State::default();
+        for spec in roots {
+            state
+                .reqs
+                .entry(spec.name.clone())
+                .or_default()
+                .push((spec.req.clone(), "the project".to_string()));
+        }
+        state
+    }
+}
+
+/// A depth-first search over versions, with the dependencies it has read.
 struct Solver<'a, I: PackIndex> {
+    /// Where versions, dependencies and digests come from.
     index: &'a I,
+    /// The version to try first for a pack (its pin), when still allowed.
     prefer: BTreeMap<String, Version>,
+    /// Versions tried so far, against [`MAX_STEPS`].
     steps: usize,
+    /// The dependencies of every version looked at, read once from the index.
     deps: BTreeMap<(String, Version), BTreeMap<String, VersionReq>>,
 }
 
+/// Resolves `roots` against `index`, trying the versions in `prefer` first,
+/// and writes the solution as a lock. A chosen version pinned by `lock`
+/// must still have its pinned digest.
 fn solve(
     roots: &[PackSpec],
     index: &impl PackIndex,
     lock: Option<&Lock>,
     prefer: BTreeMap<String, Version>,
 ) -> Result<Lock, PackError> {
-    let mut state = State::default();
-    for spec in roots {
-        state
-            .reqs
-            .entry(spec.name.clone())
-            .or_default()
-            .push((spec.req.clone(), "the project".to_string()));
-    }
     let mut solver = Solver {
         index,
         prefer,
         steps: 0,
         deps: BTreeMap::new(),
     };
-    let selected = match solver.solve(state) {
+    let selected = match solver.solve(State::from_roots(roots)) {
         Ok(s) => s,
         Err(Fail::Conflict(msg)) => return Err(PackError::Resolve(msg)),
         Err(Fail::Fatal(e)) => return Err(e),
     };
-    let mut packs = Vec::new();
-    for (name, version) in selected {
-        let digest = index.digest(&name, &version)?;
-        if let Some(pinned) = lock.and_then(|l| l.get(&name))
-            && pinned.version == version
-            && pinned.digest != digest
-        {
-            return Err(digest_mismatch(Path::new(LOCK_FILE), pinned, &digest));
-        }
-        let deps = solver
-            .deps
-            .get(&(name.clone(), version.clone()))
-            .map(|d| d.keys().cloned().collect())
-            .unwrap_or_default();
-        packs.push(LockedPack {
-            name,
-            version,
-            digest,
-            dependencies: deps,
-        });
-    }
+    let packs = selected
+        .into_iter()
+        .map(|(name, version)| solver.locked_pack(name, version, lock))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Lock {
         version: LOCK_VERSION,
         requires: roots.iter().map(PackSpec::to_string).collect(),
@@ -341,6 +365,35 @@ fn solve(
 }
 
 impl<I: PackIndex> Solver<'_, I> {
+    /// The lock entry of a chosen version, with its archive digest, refused
+    /// when `lock` pins the same version with another digest.
+    fn locked_pack(
+        &self,
+        name: String,
+        version: Version,
+        lock: Option<&Lock>,
+    ) -> Result<LockedPack, PackError> {
+        let digest = self.index.digest(&name, &version)?;
+        if let Some(pinned) = lock.and_then(|l| l.get(&name))
+            && pinned.version == version
+            && pinned.digest != digest
+        {
+            return Err(digest_mismatch(Path::new(LOCK_FILE), pinned, &digest));
+        }
+        let dependencies = self
+            .deps
+            .get(&(name.clone(), version.clone()))
+            .map(|d| d.keys().cloned().collect())
+            .unwrap_or_default();
+        Ok(LockedPack {
+            name,
+            version,
+            digest,
+            dependencies,
+        })
+    }
+
+    /// The dependencies of one version, read from the index once.
     fn dependencies(
         &mut self,
         name: &str,
@@ -355,6 +408,10 @@ impl<I: PackIndex> Solver<'_, I> {
         Ok(d)
     }
 
+    /// Chooses a version for the first required pack that has none yet,
+    /// trying its candidates newest (or pinned) first and recursing; a
+    /// candidate whose dependencies conflict is skipped, and when none fits
+    /// the first conflict is reported.
     fn solve(&mut self, state: State) -> Result<BTreeMap<String, Version>, Fail> {
         let Some(name) = state
             .reqs
@@ -364,81 +421,13 @@ impl<I: PackIndex> Solver<'_, I> {
         else {
             return Ok(state.selected);
         };
-        let reqs = &state.reqs[&name];
-        let available = {
-            let mut v = self.index.versions(&name)?;
-            v.sort();
-            v.dedup();
-            v
-        };
-        let mut candidates: Vec<Version> = available
-            .iter()
-            .rev()
-            .filter(|v| reqs.iter().all(|(r, _)| r.matches(v)))
-            .cloned()
-            .collect();
-        if let Some(pos) = self
-            .prefer
-            .get(&name)
-            .and_then(|p| candidates.iter().position(|v| v == p))
-        {
-            let pinned = candidates.remove(pos);
-            candidates.insert(0, pinned);
-        }
-        if candidates.is_empty() {
-            let wanted = reqs
-                .iter()
-                .map(|(r, by)| format!("{by} requires {name} {r}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Fail::Conflict(if available.is_empty() {
-                format!(
-                    "`{name}` is not available ({wanted}); install it with `stance pack install`"
-                )
-            } else {
-                format!(
-                    "no version of `{name}` satisfies every requirement: {wanted}; available: {}",
-                    join_versions(&available)
-                )
-            }));
-        }
         let mut first_conflict = None;
-        for version in candidates {
-            self.steps += 1;
-            if self.steps > MAX_STEPS {
-                return Err(Fail::Fatal(PackError::Resolve(format!(
-                    "gave up after trying {MAX_STEPS} versions; pin some packs with narrower ranges"
-                ))));
-            }
+        for version in self.candidates(&name, &state.reqs[&name])? {
+            self.count_step()?;
             let deps = self.dependencies(&name, &version)?;
-            let mut next = state.clone();
-            next.selected.insert(name.clone(), version.clone());
-            let mut conflict = None;
-            for (dep, req) in &deps {
-                let by = format!("{name} {version}");
-                if let Some(chosen) = next.selected.get(dep)
-                    && !req.matches(chosen)
-                {
-                    let others = next.reqs.get(dep).map(|r| {
-                        r.iter()
-                            .map(|(r, by)| format!("{by} requires {dep} {r}"))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    });
-                    conflict = Some(format!(
-                        "{by} requires {dep} {req}, but {dep} {chosen} was chosen ({})",
-                        others.unwrap_or_default()
-                    ));
-                    break;
-                }
-                next.reqs
-                    .entry(dep.clone())
-                    .or_default()
-                    .push((req.clone(), by));
-            }
-            let result = match conflict {
-                Some(msg) => Err(Fail::Conflict(msg)),
-                None => self.solve(next),
+            let result = match choose(&state, &name, &version, &deps) {
+                Ok(next) => self.solve(next),
+                Err(conflict) => Err(Fail::Conflict(conflict)),
             };
             match result {
                 Ok(selected) => return Ok(selected),
@@ -449,5 +438,160 @@ impl<I: PackIndex> Solver<'_, I> {
             }
         }
         Err(Fail::Conflict(first_conflict.unwrap_or_default()))
+    }
+
+    /// The versions of `name` that satisfy every range in `reqs`, newest
+    /// first, with the preferred (pinned) version moved to the front; a
+    /// conflict naming every requirement when there is none.
+    fn candidates(&self, name: &str, reqs: &[(VersionReq, String)]) -> Result<Vec<Version>, Fail> {
+        let mut available = self.index.versions(name)?;
+        available.sort();
+        available.dedup();
+        let mut candidates: Vec<Version> = available
+            .iter()
+            .rev()
+            .filter(|v| reqs.iter().all(|(r, _)| r.matches(v)))
+            .cloned()
+            .collect();
+        if let Some(pos) = self
+            .prefer
+            .get(name)
+            .and_then(|p| candidates.iter().position(|v| v == p))
+        {
+            let pinned = candidates.remove(pos);
+            candidates.insert(0, pinned);
+        }
+        if candidates.is_empty() {
+            return Err(Fail::Conflict(no_candidate(name, reqs, &available)));
+        }
+        Ok(candidates)
+    }
+
+    /// Counts one version tried, and gives up past [`MAX_STEPS`].
+    fn count_step(&mut self) -> Result<(), Fail> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return Err(Fail::Fatal(PackError::Resolve(format!(
+                "gave up after trying {MAX_STEPS} versions; pin some packs with narrower ranges"
+            ))));
+        }
+        Ok(())
+    }
+}
+
+/// Who requires `name` with which range, as one sentence per requirement.
+fn requirements_text(name: &str, reqs: &[(VersionReq, String)]) -> String {
+    reqs.iter()
+        .map(|(r, by)| format!("{by} requires {name} {r}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why no version of `name` fits: it is not available at all, or none of
+/// the `available` versions satisfies every requirement.
+fn no_candidate(name: &str, reqs: &[(VersionReq, String)], available: &[Version]) -> String {
+    let wanted = requirements_text(name, reqs);
+    if available.is_empty() {
+        format!("`{name}` is not available ({wanted}); install it with `stance pack install`")
+    } else {
+        format!(
+            "no version of `{name}` satisfies every requirement: {wanted}; available: {}",
+            join_versions(available)
+        )
+    }
+}
+
+/// The state after choosing `name` `version`: its dependencies' ranges are
+/// added to the requirements, or the conflict with a pack already chosen
+/// is returned.
+fn choose(
+    state: &State,
+    name: &str,
+    version: &Version,
+    deps: &BTreeMap<String, VersionReq>,
+) -> Result<State, String> {
+    let mut next = state.clone();
+    next.selected.insert(name.to_string(), version.clone());
+    for (dep, req) in deps {
+        let by = format!("{name} {version}");
+        if let Some(chosen) = next.selected.get(dep)
+            && !req.matches(chosen)
+        {
+            let others = next
+                .reqs
+                .get(dep)
+                .map(|r| requirements_text(dep, r))
+                .unwrap_or_default();
+            return Err(format!(
+                "{by} requires {dep} {req}, but {dep} {chosen} was chosen ({others})"
+            ));
+        }
+        next.reqs
+            .entry(dep.clone())
+            .or_default()
+            .push((req.clone(), by));
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::installed::MemoryIndex;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    fn req(s: &str) -> VersionReq {
+        VersionReq::parse(s).unwrap()
+    }
+
+    #[test]
+    fn candidates_are_newest_first_with_the_pin_in_front() {
+        let mut index = MemoryIndex::new();
+        for version in ["1.0.0", "1.1.0", "1.2.0", "2.0.0"] {
+            index.add("a", v(version), Digest::of(b"a"), BTreeMap::new());
+        }
+        let solver = Solver {
+            index: &index,
+            prefer: [("a".to_string(), v("1.1.0"))].into(),
+            steps: 0,
+            deps: BTreeMap::new(),
+        };
+        let reqs = [(req("^1"), "the project".to_string())];
+        let found = match solver.candidates("a", &reqs) {
+            Ok(found) => found,
+            Err(_) => panic!("a has candidates"),
+        };
+        assert_eq!(found, [v("1.1.0"), v("1.2.0"), v("1.0.0")]);
+        match solver.candidates("a", &[(req("^3"), "the project".into())]) {
+            Err(Fail::Conflict(msg)) => assert_eq!(
+                msg,
+                "no version of `a` satisfies every requirement: the project requires a ^3; available: 1.0.0, 1.1.0, 1.2.0, 2.0.0"
+            ),
+            _ => panic!("no version of a satisfies ^3"),
+        }
+        match solver.candidates("b", &[(req("^1"), "the project".into())]) {
+            Err(Fail::Conflict(msg)) => assert!(msg.contains("`b` is not available"), "{msg}"),
+            _ => panic!("b is not in the index"),
+        }
+    }
+
+    #[test]
+    fn choosing_a_version_adds_its_ranges_or_names_the_conflict() {
+        let mut state = State::from_roots(&["a".parse().unwrap()]);
+        state.selected.insert("base".into(), v("1.0.0"));
+        let deps: BTreeMap<String, VersionReq> = [("base".to_string(), req("^1"))].into();
+        let next = choose(&state, "a", &v("2.0.0"), &deps).unwrap();
+        assert_eq!(next.selected["a"], v("2.0.0"));
+        assert_eq!(next.reqs["base"], [(req("^1"), "a 2.0.0".to_string())]);
+
+        let deps: BTreeMap<String, VersionReq> = [("base".to_string(), req("^2"))].into();
+        let conflict = choose(&next, "b", &v("1.0.0"), &deps).unwrap_err();
+        assert_eq!(
+            conflict,
+            "b 1.0.0 requires base ^2, but base 1.0.0 was chosen (a 2.0.0 requires base ^1)"
+        );
     }
 }

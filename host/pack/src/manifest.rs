@@ -1,6 +1,13 @@
-//! The pack manifest, `stance-pack.toml`: what a pack is (name, version,
-//! required WIT and Stance versions), what it carries (plugins with their
-//! digests and default settings, policy and rule files) and what it needs.
+//! Step 1 of a pack's life, the manifest `stance-pack.toml`: what a pack is
+//! (name, version, required WIT and Stance versions), what it carries
+//! (plugins with their digests and default settings, policy and rule files)
+//! and what it needs (other packs, by semver range). This module owns the
+//! manifest's format and validation, the rules for names and archive paths,
+//! and the starter manifest that [`init`] writes.
+//!
+//! It never reads the files a manifest names (`archive::build` does) and
+//! never compares the required versions with the running host
+//! (`trust::verify` does, with [`WitVersion::is_satisfied_by`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,6 +27,7 @@ pub const MANIFEST_FILE: &str = "stance-pack.toml";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// What the pack is (`[pack]`).
     pub pack: PackInfo,
     /// The wasm components of the pack (`[[plugin]]` tables).
     #[serde(default, rename = "plugin", skip_serializing_if = "Vec::is_empty")]
@@ -42,12 +50,16 @@ pub struct Manifest {
 pub struct PackInfo {
     /// Lowercase letters, digits and `-`, starting with a letter.
     pub name: String,
+    /// The pack's semver version; an installed version is immutable.
     #[serde(deserialize_with = "de_version")]
     pub version: Version,
+    /// One line saying what the pack checks.
     #[serde(default)]
     pub description: String,
+    /// Who maintains the pack, e.g. `Platform team <platform@example.com>`.
     #[serde(default)]
     pub authors: Vec<String>,
+    /// An SPDX license expression, e.g. `Apache-2.0`.
     #[serde(default)]
     pub license: Option<String>,
     /// The WIT package and version the plugins were built against,
@@ -58,6 +70,7 @@ pub struct PackInfo {
     pub min_stance_version: Version,
 }
 
+/// Reads a semver version, saying how to write one when it is not.
 fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
     let s = String::deserialize(d)?;
     Version::parse(&s).map_err(|e| {
@@ -67,6 +80,7 @@ fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<Version, D::Error> {
     })
 }
 
+/// Reads `[dependencies]`: pack names with semver ranges.
 fn de_ranges<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, VersionReq>, D::Error> {
     let raw = BTreeMap::<String, String>::deserialize(d)?;
     raw.into_iter()
@@ -89,6 +103,7 @@ pub struct PluginEntry {
     pub name: String,
     /// Path of the `.wasm` component, relative to the pack directory.
     pub path: String,
+    /// The WIT world the component implements.
     pub world: World,
     /// `sha256:…` of the component; `build` refuses a file that differs.
     #[serde(default)]
@@ -161,6 +176,7 @@ impl DataFiles {
 pub struct WitVersion {
     /// `namespace:name`, e.g. `stance:plugin`.
     pub package: String,
+    /// The package's semver version.
     pub version: Version,
 }
 
@@ -212,6 +228,8 @@ impl FromStr for WitVersion {
     }
 }
 
+/// Whether `s` is a WIT identifier (lowercase letters, digits and `-`,
+/// starting with a letter).
 fn is_wit_ident(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()

@@ -1,6 +1,14 @@
-//! Signing and verification. A signature is an Ed25519 signature over the
-//! `digests` index and the manifest, stored in the archive as `signature`;
-//! `verify` is the one gate a pack passes before anything in it runs.
+//! Steps 3 and 4 of a pack's life, signing and verification. A signature is
+//! an Ed25519 signature over the `digests` index and the manifest, stored
+//! in the archive as `signature`. [`verify`] is the one gate a pack passes
+//! before anything in it runs: integrity (`archive`), then the signature
+//! against the caller's trusted keys, then the WIT and Stance versions
+//! against the host's. This module owns the signature entry's format, the
+//! signed message and the [`VerifiedPack`] that only `verify` makes.
+//!
+//! It never takes a public key from the archive, never accepts a signed
+//! pack whose signature fails (whatever `allow_unsigned` says), and never
+//! stores or loads packs (`store` does).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +20,7 @@ use crate::PackError;
 use crate::archive::{DIGESTS_FILE, PackArchive, SIGNATURE_FILE, encode};
 use crate::digest::Digest;
 use crate::keys::{KeyId, PrivateKey, PublicKey};
-use crate::manifest::{MANIFEST_FILE, Manifest, WitVersion};
+use crate::manifest::{MANIFEST_FILE, Manifest, PackInfo, WitVersion};
 
 /// The `format` of a signature entry, and the first line of the signed message.
 pub const SIGNATURE_FORMAT: &str = "stance-pack-signature/v1";
@@ -21,13 +29,18 @@ pub const SIGNATURE_FORMAT: &str = "stance-pack-signature/v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct SignatureEntry {
+    /// Always [`SIGNATURE_FORMAT`].
     format: String,
+    /// Always `ed25519`.
     algorithm: String,
+    /// The id of the signing key (16 hex digits).
     key_id: String,
+    /// The signature, 128 lowercase hex digits.
     signature: String,
 }
 
 impl SignatureEntry {
+    /// The canonical text of the entry, byte for byte (docs/packs.md).
     fn render(&self) -> String {
         format!(
             "format = \"{}\"\nalgorithm = \"{}\"\nkey-id = \"{}\"\nsignature = \"{}\"\n",
@@ -49,6 +62,7 @@ pub fn signed_message(digests: &[u8], manifest: &[u8]) -> Vec<u8> {
     msg
 }
 
+/// The message a signature of `archive` covers.
 fn message_of(archive: &PackArchive) -> Vec<u8> {
     let entries = archive.entries();
     let empty = Vec::new();
@@ -98,6 +112,7 @@ pub struct VerifyOptions {
     /// that is signed is still verified, and refused if the signature fails
     /// or its key is not trusted.
     pub allow_unsigned: bool,
+    /// The versions of the running Stance the pack must be compatible with.
     pub host: HostVersions,
 }
 
@@ -105,7 +120,12 @@ pub struct VerifyOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {
     /// Signed by this trusted key.
-    Signed { key_id: KeyId, key_source: String },
+    Signed {
+        /// The id of the key that signed the pack.
+        key_id: KeyId,
+        /// Where that trusted key came from (its file, "built-in", …).
+        key_source: String,
+    },
     /// Not signed, accepted only because `allow_unsigned` was set.
     UnsignedAllowed,
 }
@@ -114,28 +134,37 @@ pub enum Trust {
 /// allowance of none) and compatibility were checked. Only `verify` makes one.
 #[derive(Debug, Clone)]
 pub struct VerifiedPack {
+    /// The integrity-checked archive.
     archive: PackArchive,
+    /// The archive bytes exactly as verified (what `install` stores).
     bytes: Vec<u8>,
+    /// How it is trusted.
     trust: Trust,
 }
 
 impl VerifiedPack {
+    /// The pack's manifest.
     pub fn manifest(&self) -> &Manifest {
         self.archive.manifest()
     }
 
+    /// The pack's name.
     pub fn name(&self) -> &str {
         &self.archive.manifest().pack.name
     }
 
+    /// The pack's version.
     pub fn version(&self) -> &Version {
         &self.archive.manifest().pack.version
     }
 
+    /// How the pack is trusted: by which key, or only because unsigned
+    /// packs were allowed.
     pub fn trust(&self) -> &Trust {
         &self.trust
     }
 
+    /// Whether a trusted key signed the pack.
     pub fn is_signed(&self) -> bool {
         matches!(self.trust, Trust::Signed { .. })
     }
@@ -214,34 +243,8 @@ pub fn verify(
 ) -> Result<VerifiedPack, PackError> {
     let pack = PackArchive::from_bytes(archive, source)?;
     let label = pack.label();
-    let trust = match pack.entries().get(SIGNATURE_FILE) {
-        None if options.allow_unsigned => Trust::UnsignedAllowed,
-        None => {
-            return Err(PackError::Unsigned {
-                pack: label,
-                file: SIGNATURE_FILE.into(),
-            });
-        }
-        Some(bytes) => check_signature(&pack, bytes, &label, &options.trusted_keys)?,
-    };
-
-    let info = &pack.manifest().pack;
-    if !info.wit.is_satisfied_by(&options.host.wit) {
-        return Err(PackError::IncompatibleWit {
-            pack: label,
-            file: MANIFEST_FILE.into(),
-            required: info.wit.to_string(),
-            host: options.host.wit.to_string(),
-        });
-    }
-    if options.host.stance < info.min_stance_version {
-        return Err(PackError::IncompatibleStance {
-            pack: label,
-            file: MANIFEST_FILE.into(),
-            required: info.min_stance_version.to_string(),
-            running: options.host.stance.to_string(),
-        });
-    }
+    let trust = check_trust(&pack, &label, options)?;
+    check_compatible(&pack.manifest().pack, &label, &options.host)?;
     Ok(VerifiedPack {
         archive: pack,
         bytes: archive.to_vec(),
@@ -249,6 +252,48 @@ pub fn verify(
     })
 }
 
+/// How `pack` is trusted: by the trusted key that signed it, or, when it
+/// has no signature at all, only if unsigned packs are allowed.
+fn check_trust(
+    pack: &PackArchive,
+    label: &str,
+    options: &VerifyOptions,
+) -> Result<Trust, PackError> {
+    match pack.entries().get(SIGNATURE_FILE) {
+        None if options.allow_unsigned => Ok(Trust::UnsignedAllowed),
+        None => Err(PackError::Unsigned {
+            pack: label.to_string(),
+            file: SIGNATURE_FILE.into(),
+        }),
+        Some(bytes) => check_signature(pack, bytes, label, &options.trusted_keys),
+    }
+}
+
+/// Checks that the running host can run the pack: the WIT contract it was
+/// built against, then the oldest Stance it supports.
+fn check_compatible(info: &PackInfo, label: &str, host: &HostVersions) -> Result<(), PackError> {
+    if !info.wit.is_satisfied_by(&host.wit) {
+        return Err(PackError::IncompatibleWit {
+            pack: label.to_string(),
+            file: MANIFEST_FILE.into(),
+            required: info.wit.to_string(),
+            host: host.wit.to_string(),
+        });
+    }
+    if host.stance < info.min_stance_version {
+        return Err(PackError::IncompatibleStance {
+            pack: label.to_string(),
+            file: MANIFEST_FILE.into(),
+            required: info.min_stance_version.to_string(),
+            running: host.stance.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks the `signature` entry `bytes`: canonical, in a known format,
+/// by a key among `trusted`, and valid over the archive's `digests` and
+/// manifest.
 fn check_signature(
     pack: &PackArchive,
     bytes: &[u8],

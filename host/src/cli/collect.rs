@@ -23,7 +23,8 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     if args.source.provider != Some(Provider::Aws) {
         anyhow::bail!("say what to collect: --provider aws");
     }
-    let (snapshot, _) = source::gather(&args.source, g.interactive())?;
+    let source = args.source.source(g.settings())?;
+    let (snapshot, _) = source::gather(&source, g.interactive())?;
     crate::collect::snapshot::write(&args.output, &snapshot)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if !g.quiet() {

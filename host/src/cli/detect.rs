@@ -1,18 +1,19 @@
 //! `stance detect`: run the detection rules over audit logs, store and print
 //! the alerts, and route the new ones.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
 use super::{Globals, exit_code};
-use crate::detect::{self, DetectOptions, DetectReport};
+use crate::catalog::{DetectorSelection, Selection};
 use crate::events::{Inputs, LogFormat, TimeRange, parse_time_bound};
 use crate::model::Severity;
-use crate::report::{self, Format, route};
-use crate::runtime::{ComponentCache, Runtime, StateQuota};
+use crate::notify::{self, Route};
+use crate::pipeline::{self, DetectOptions};
+use crate::report::{self, Format};
+use crate::runtime::StateQuota;
 use crate::store::AlertFilter;
 
 #[derive(Debug, clap::Args)]
@@ -37,7 +38,7 @@ pub struct Args {
     #[arg(long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
 
-    /// Do not run the built-in Sigma pack
+    /// Do not run the built-in Sigma rules
     #[arg(long)]
     no_builtin_rules: bool,
 
@@ -60,7 +61,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     route: Option<PathBuf>,
 
-    /// Route new alerts to this webhook (JSON POST; http://, or https:// in builds with the `oci` feature; repeatable)
+    /// Route new alerts to this webhook (JSON POST; http:// or https://; repeatable)
     #[arg(long = "route-webhook", value_name = "URL")]
     route_webhooks: Vec<String>,
 
@@ -99,62 +100,30 @@ pub struct Args {
     state_kib: u64,
 }
 
-pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let now = chrono::Utc::now();
-    let bound = |flag: &str, v: &Option<String>| -> anyhow::Result<_> {
-        v.as_deref()
-            .map(|s| parse_time_bound(s, now).map_err(anyhow::Error::msg))
-            .transpose()
-            .with_context(|| format!("--{flag}"))
+pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let range = time_range(&args)?;
+    let inputs = Inputs::resolve(&args.inputs, args.log_format)
+        .map_err(anyhow::Error::msg)?
+        .with_region(g.settings().aws_region.value.clone());
+    let routes = routes(g, &args)?;
+    let mut store = g.store()?;
+    let rt = g.runtime()?;
+    let selection = Selection {
+        policies: None,
+        detectors: Some(DetectorSelection {
+            builtin: !args.no_builtin_rules,
+            rule_paths: args.rules.clone(),
+            engine_config: args.sigma_config.clone(),
+            plugins: args.plugins.clone(),
+        }),
+        packs: args.packs.clone(),
+        pack_dir: g.settings().pack_dir.value.clone(),
+        trust: args.trust.config(g.settings()),
+        limits: args.limits.limits(),
     };
-    let range = TimeRange {
-        since: bound("since", &args.since)?,
-        until: bound("until", &args.until)?,
-    };
-    let inputs = Inputs::resolve(&args.inputs, args.log_format).map_err(anyhow::Error::msg)?;
-    let mut routes = match &args.route {
-        Some(p) => route::load(p)?,
-        None => Vec::new(),
-    };
-    for url in &args.route_webhooks {
-        routes.push(route::Route {
-            min_severity: Some(args.route_min_severity),
-            webhook: Some(url.clone()),
-            ..Default::default()
-        });
-    }
-    for f in &args.route_files {
-        routes.push(route::Route {
-            min_severity: Some(args.route_min_severity),
-            file: Some(f.clone()),
-            ..Default::default()
-        });
-    }
-    for r in &routes {
-        if let Err(e) = route::check(r) {
-            bail!("route: {e}");
-        }
-    }
-
-    let mut store = ctx.store()?;
-    let rt = Runtime::new(ComponentCache::from_env())?;
-    let limits = args.limits.limits();
-    let packs = super::pack::sources(ctx, &args.packs, &args.trust, limits)?;
+    let resolved = super::pack::resolve(g, &selection)?;
+    let set = pipeline::load_detectors(&rt, resolved.detectors.unwrap_or_default())?;
     let opts = DetectOptions {
-        pack_rules: packs
-            .rules
-            .into_iter()
-            .map(|f| detect::RuleFile {
-                path: f.path,
-                text: f.text,
-            })
-            .collect(),
-        pack_detectors: packs.detectors,
-        builtin_rules: !args.no_builtin_rules,
-        rule_paths: args.rules.clone(),
-        engine_config: args.sigma_config.clone(),
-        plugins: args.plugins.clone(),
-        limits,
         quota: StateQuota {
             max_bytes: (args.state_kib as usize) << 10,
             ..StateQuota::default()
@@ -162,7 +131,7 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         batch_size: args.batch_size as usize,
         range,
     };
-    let report = detect::run(&rt, &mut store, &inputs, &args.inputs, &opts)?;
+    let report = pipeline::detect::run(&mut store, &inputs, &args.inputs, &opts, &set)?;
 
     let rows = store.alerts(&AlertFilter {
         run: Some(report.run_id),
@@ -170,18 +139,16 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         include_suppressed: true,
         ..Default::default()
     })?;
-    let deliveries = route::deliver(&routes, report.run_id, &report.new_alerts, args.dry_run);
+    let deliveries = notify::deliver(
+        &routes,
+        report.run_id,
+        &report.new_alerts,
+        args.dry_run,
+        &g.settings().env,
+    );
     let route_failed = deliveries.iter().any(|d| d.error.is_some());
 
-    let mut out = report::open_output(args.output.as_deref()).with_context(|| {
-        format!(
-            "opening {}",
-            args.output
-                .as_deref()
-                .unwrap_or("stdout".as_ref())
-                .display()
-        )
-    })?;
+    let mut out = super::output(args.output.as_deref())?;
     match args.format {
         Format::Json => report::write_json(
             &mut out,
@@ -190,8 +157,9 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         format => report::alerts::write(&mut out, &rows, format)?,
     }
     out.flush()?;
-    if !ctx.quiet() {
-        summary(&report, &deliveries, args.dry_run)?;
+    if !g.quiet() {
+        let mut e = std::io::stderr().lock();
+        report::alerts::summary(&mut e, &report, &deliveries, args.dry_run)?;
     }
     let errors = report.has_errors() || route_failed;
     Ok(exit_code(
@@ -203,81 +171,46 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     ))
 }
 
-fn summary(r: &DetectReport, deliveries: &[route::Delivery], dry_run: bool) -> std::io::Result<()> {
-    let mut e = std::io::stderr().lock();
-    let t = &r.totals;
-    writeln!(
-        e,
-        "Detection run #{} of {} input file(s)\n  {} events ({} outside --since/--until) in {} batches, {:.2}s",
-        r.run_id,
-        t.files,
-        t.events,
-        t.out_of_range,
-        t.batches,
-        r.elapsed_ms / 1000.0
-    )?;
-    let sev: Vec<String> = Severity::ALL
-        .iter()
-        .map(|s| {
-            format!(
-                "{s} {}",
-                t.by_severity.get(s.as_str()).copied().unwrap_or(0)
-            )
-        })
-        .collect();
-    writeln!(
-        e,
-        "  alerts: {} new ({}), {} raised by an earlier run, {} suppressed",
-        t.alerts,
-        sev.join(", "),
-        t.duplicates,
-        t.suppressed
-    )?;
-    writeln!(
-        e,
-        "  rules: {} loaded, {} not loaded",
-        t.rules,
-        t.rule_errors.len()
-    )?;
-    for d in &r.detectors {
-        writeln!(
-            e,
-            "  plugin {} {} ({} rules, cache {}, {:.1} ms to load, {} state keys kept)",
-            d.name,
-            d.version,
-            d.rules,
-            d.cache,
-            d.load_ms,
-            t.state_keys.get(&d.name).copied().unwrap_or(0)
-        )?;
+/// `--since` and `--until`, relative to now.
+fn time_range(args: &Args) -> anyhow::Result<TimeRange> {
+    let now = chrono::Utc::now();
+    let bound = |flag: &str, v: &Option<String>| -> anyhow::Result<_> {
+        v.as_deref()
+            .map(|s| parse_time_bound(s, now).map_err(anyhow::Error::msg))
+            .transpose()
+            .with_context(|| format!("--{flag}"))
+    };
+    Ok(TimeRange {
+        since: bound("since", &args.since)?,
+        until: bound("until", &args.until)?,
+    })
+}
+
+/// The routes of `--route FILE` and of the route flags, checked.
+fn routes(g: &Globals, args: &Args) -> anyhow::Result<Vec<Route>> {
+    let env = &g.settings().env;
+    let mut routes = match &args.route {
+        Some(p) => notify::load(p, env)?,
+        None => Vec::new(),
+    };
+    for url in &args.route_webhooks {
+        routes.push(Route {
+            min_severity: Some(args.route_min_severity),
+            webhook: Some(url.clone()),
+            ..Default::default()
+        });
     }
-    for err in &t.rule_errors {
-        writeln!(e, "  rule not loaded: {err}")?;
+    for f in &args.route_files {
+        routes.push(Route {
+            min_severity: Some(args.route_min_severity),
+            file: Some(f.clone()),
+            ..Default::default()
+        });
     }
-    for err in &t.input_errors {
-        writeln!(e, "  input error: {err}")?;
-    }
-    for f in &r.failures {
-        writeln!(
-            e,
-            "  failed batch #{} of plugin {} ({} events): {}",
-            f.batch, f.plugin, f.assets, f.cause
-        )?;
-    }
-    for d in deliveries {
-        match &d.error {
-            Some(err) => writeln!(
-                e,
-                "  route {}: FAILED after {} attempt(s): {err}",
-                d.destination, d.attempts
-            )?,
-            None if dry_run => writeln!(
-                e,
-                "  route {}: would send {} alert(s) (dry run)",
-                d.destination, d.alerts
-            )?,
-            None => writeln!(e, "  route {}: sent {} alert(s)", d.destination, d.alerts)?,
+    for r in &routes {
+        if let Err(e) = notify::check(r, env) {
+            bail!("route: {e}");
         }
     }
-    Ok(())
+    Ok(routes)
 }

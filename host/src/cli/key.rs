@@ -30,7 +30,7 @@ pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
                     "Sign packs with `stance pack sign PACK --key {}`. To trust this key, copy {} into {}/ (for you) or <project>/.stance/keys/ (for a project).",
                     key.private_path.display(),
                     key.public_path.display(),
-                    crate::pack::user_keys_dir().display()
+                    g.settings().user_keys_dir().display()
                 );
             }
             Ok(ExitCode::SUCCESS)

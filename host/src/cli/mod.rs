@@ -9,7 +9,6 @@ mod assets;
 mod bench;
 mod collect;
 mod detect;
-
 mod findings;
 mod key;
 mod limits;
@@ -22,6 +21,7 @@ mod rules;
 mod scan;
 mod scans;
 mod source;
+mod version;
 mod watch;
 
 use std::io::IsTerminal;
@@ -32,7 +32,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::model::Severity;
-use crate::store::{self, Store};
+use crate::runtime::{ComponentCache, Runtime};
+use crate::settings::{Env, Flags, Settings, StorageBackend};
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,14 +42,14 @@ use crate::store::{self, Store};
     version,
     about = "Cloud security policy engine: every rule runs as a sandboxed WebAssembly component",
     after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 errors.\n\
-                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, STANCE_HOME, STANCE_PACK_DIR, NO_COLOR."
+                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, STANCE_HOME, STANCE_PACK_DIR, STANCE_SDK_DIR, NO_COLOR, COLUMNS (`stance version` shows what they resolve to)."
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// SQLite database (default ~/.stance/stance.db)
-    #[arg(long, global = true, env = "STANCE_DB_PATH", value_name = "FILE")]
+    /// SQLite database (default: STANCE_DB_PATH, else ~/.stance/stance.db)
+    #[arg(long, global = true, value_name = "FILE")]
     db: Option<PathBuf>,
 
     /// More log output (-v info, -vv debug, -vvv trace); overrides STANCE_LOG_LEVEL
@@ -92,21 +94,41 @@ enum Command {
     /// Check Sigma detection rules
     #[command(subcommand)]
     Rules(rules::Command),
-    /// Measure throughput, cold start and memory (writes BENCHMARKS-style Markdown)
-
     /// Measure scan throughput, native-versus-wasm cost, cold start and memory (Markdown for BENCHMARKS.md)
     Bench(bench::Args),
     /// Run scans on an interval and detection over a log directory, hot-reloading plugins, policies and packs
     Watch(watch::Args),
-    /// Print versions of Stance, its WIT contract, wasmtime and the database schema
-    Version,
+    /// Print versions of Stance, its WIT contract, wasmtime and the database schema, and the resolved settings
+    Version(VersionArgs),
+}
+
+/// `stance version`.
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    /// table, or json (versions and every resolved setting with where it came from)
+    #[arg(long, value_enum, default_value = "table")]
+    format: crate::report::Format,
 }
 
 /// Parse the command line, run it, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
-    match run(cli) {
+    let flags = Flags {
+        db: cli.db.clone(),
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        status_file: match &cli.command {
+            Command::Watch(args) => args.status_file(),
+            _ => None,
+        },
+    };
+    let settings = Settings::resolve(&flags, Env::from_process());
+    init_logging(&settings);
+    crate::report::configure(crate::report::Terminal {
+        color: settings.color.value,
+        columns: settings.columns.value,
+    });
+    match run(cli, Globals { settings }) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -115,79 +137,77 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let ctx = Globals {
-        db: cli.db.clone(),
-        quiet: cli.quiet,
-    };
+fn run(cli: Cli, g: Globals) -> anyhow::Result<ExitCode> {
+    let g = &g;
     match cli.command {
-        Command::Scan(args) => scan::run(&ctx, args),
-        Command::Collect(args) => collect::run(&ctx, args),
-        Command::Findings(args) => findings::run(&ctx, args),
-        Command::Assets(args) => assets::run(&ctx, args),
-        Command::Scans(args) => scans::run(&ctx, args),
-        Command::Report(args) => report::run(&ctx, args),
-        Command::Policies(cmd) => policies::run(&ctx, cmd),
-        Command::Plugin(cmd) => plugin::run(&ctx, cmd),
-        Command::Pack(cmd) => pack::run(&ctx, cmd),
-        Command::Key(cmd) => key::run(&ctx, cmd),
-        Command::Detect(args) => detect::run(&ctx, args),
-        Command::Alerts(args) => alerts::run(&ctx, args),
-        Command::Rules(cmd) => rules::run(&ctx, cmd),
-
-        Command::Bench(args) => bench::run(&ctx, args),
-        Command::Watch(args) => watch::run(&ctx, args),
-        Command::Version => version(&ctx),
+        Command::Scan(args) => scan::run(g, args),
+        Command::Collect(args) => collect::run(g, args),
+        Command::Findings(args) => findings::run(g, args),
+        Command::Assets(args) => assets::run(g, args),
+        Command::Scans(args) => scans::run(g, args),
+        Command::Report(args) => report::run(g, args),
+        Command::Policies(cmd) => policies::run(g, cmd),
+        Command::Plugin(cmd) => plugin::run(g, cmd),
+        Command::Pack(cmd) => pack::run(g, cmd),
+        Command::Key(cmd) => key::run(g, cmd),
+        Command::Detect(args) => detect::run(g, args),
+        Command::Alerts(args) => alerts::run(g, args),
+        Command::Rules(cmd) => rules::run(g, cmd),
+        Command::Bench(args) => bench::run(g, args),
+        Command::Watch(args) => watch::run(g, args),
+        Command::Version(args) => version::run(g, args),
     }
 }
 
-/// What every command may need from the global flags.
+/// What every command receives: the resolved settings.
 pub(crate) struct Globals {
-    db: Option<PathBuf>,
-    quiet: bool,
+    settings: Settings,
 }
 
 impl Globals {
-    /// Open the store named by `--db`/`STANCE_DB_PATH`, or the default.
+    /// The resolved settings.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Open the store the settings name.
     pub(crate) fn store(&self) -> anyhow::Result<Store> {
-        if let Some(backend) = std::env::var_os("STANCE_STORAGE_BACKEND") {
-            let backend = backend.to_string_lossy();
-            if !backend.is_empty() && backend != "sqlite" {
-                bail!(
-                    "STANCE_STORAGE_BACKEND={backend} is not available in this build; the storage backend is sqlite"
-                );
-            }
+        if let StorageBackend::Unavailable(backend) = &self.settings.storage_backend.value {
+            bail!(
+                "STANCE_STORAGE_BACKEND={backend} is not available in this build; the storage backend is sqlite"
+            );
         }
-        let path = self.db.clone().unwrap_or_else(store::default_path);
-        Store::open(&path).with_context(|| format!("opening the database {}", path.display()))
+        let path = &self.settings.db.value;
+        Store::open(path).with_context(|| format!("opening the database {}", path.display()))
+    }
+
+    /// The wasm runtime, with the component cache the settings name.
+    pub(crate) fn runtime(&self) -> anyhow::Result<Runtime> {
+        let cache = ComponentCache::new(self.settings.cache_dir.value.as_deref());
+        Ok(Runtime::new(cache)?)
     }
 
     /// Progress bars and summaries go to stderr only for a terminal and without --quiet.
     pub(crate) fn interactive(&self) -> bool {
-        !self.quiet && std::io::stderr().is_terminal()
+        !self.settings.quiet && std::io::stderr().is_terminal()
     }
 
     pub(crate) fn quiet(&self) -> bool {
-        self.quiet
+        self.settings.quiet
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
-    let filter = match verbose {
-        0 => std::env::var("STANCE_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
-        1 => "info".into(),
-        2 => "debug".into(),
-        _ => "trace".into(),
-    };
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| {
+    let filter = &settings.log_level.value;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| {
         eprintln!("warning: STANCE_LOG_LEVEL={filter:?} is not a log level or filter; using warn");
         EnvFilter::new("warn")
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(std::io::stderr().is_terminal() && settings.color.value)
         .with_target(false)
         .try_init();
 }
@@ -207,17 +227,23 @@ pub(crate) fn exit_code(
     }
 }
 
-fn version(ctx: &Globals) -> anyhow::Result<ExitCode> {
-    println!("stance {}", env!("CARGO_PKG_VERSION"));
-    println!("wit stance:plugin@{}", crate::runtime::WIT_VERSION);
-    println!("wasmtime {}", crate::runtime::cache::wasmtime_version());
-    match ctx.store() {
-        Ok(store) => println!(
-            "database {} (schema {})",
-            store.path().display(),
-            store.schema_version()?
-        ),
-        Err(e) => println!("database unavailable: {e:#}"),
+/// A progress bar on stderr for an interactive terminal, hidden otherwise.
+pub(crate) fn progress_bar(g: &Globals, template: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    if !g.interactive() {
+        return ProgressBar::hidden();
     }
-    Ok(ExitCode::SUCCESS)
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// `--output FILE`, else stdout, with the file named in the error.
+pub(crate) fn output(path: Option<&std::path::Path>) -> anyhow::Result<Box<dyn std::io::Write>> {
+    crate::report::open_output(path)
+        .with_context(|| format!("opening {}", path.unwrap_or("stdout".as_ref()).display()))
 }

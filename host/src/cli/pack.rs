@@ -11,9 +11,10 @@ use semver::Version;
 use stance_pack::{Lock, PackArchive, PackSpec, Trust};
 
 use super::Globals;
-use crate::pack::{self, LockOutcome, NetOptions, PackSource, PackSources, TrustConfig};
+use crate::catalog::{LockOutcome, Resolved, Selection};
+use crate::pack::{self, NetOptions, PackSource, TrustConfig};
 use crate::report::{self, Format};
-use crate::runtime::Limits;
+use crate::settings::Settings;
 
 /// How packs are trusted: shared by every command that verifies or loads packs.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -37,7 +38,7 @@ impl TrustArgs {
     }
 
     /// The trust configuration; warns when unsigned packs are allowed.
-    pub fn config(&self) -> TrustConfig {
+    pub fn config(&self, settings: &Settings) -> TrustConfig {
         if self.allow_unsigned {
             eprintln!(
                 "WARNING: --allow-unsigned: packs WITHOUT A SIGNATURE will be accepted. Use this for local development only, never in production."
@@ -46,6 +47,7 @@ impl TrustArgs {
         TrustConfig {
             project: self.project(),
             keys: self.keys.clone(),
+            user_keys: settings.user_keys_dir(),
             allow_unsigned: self.allow_unsigned,
         }
     }
@@ -60,9 +62,10 @@ pub struct NetArgs {
 }
 
 impl NetArgs {
-    fn options(self) -> NetOptions {
+    fn options(self, settings: &Settings) -> NetOptions {
         NetOptions {
             insecure: self.insecure,
+            docker_config: settings.docker_config.value.clone(),
         }
     }
 }
@@ -146,16 +149,16 @@ pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Init { dir, name } => init(&dir, name),
         Command::Build { dir, output } => build(&dir, &output),
         Command::Sign { pack, key, output } => sign(&pack, &key, output.as_deref()),
-        Command::Verify { pack, trust } => verify(&pack, &trust),
-        Command::Push { pack, target, net } => push(&pack, &target, net),
+        Command::Verify { pack, trust } => verify(g, &pack, &trust),
+        Command::Push { pack, target, net } => push(&pack, &target, net.options(g.settings())),
         Command::Pull {
             source,
             output,
             net,
-        } => pull(&source, &output, net),
-        Command::Install { source, trust, net } => install(&source, &trust, net),
-        Command::List { format } => list(format),
-        Command::Remove { pack } => remove(&pack),
+        } => pull(&source, &output, net.options(g.settings())),
+        Command::Install { source, trust, net } => install(g, &source, &trust, net),
+        Command::List { format } => list(g, format),
+        Command::Remove { pack } => remove(g, &pack),
         Command::Update { packs, project } => update(g, &packs, project),
     }
 }
@@ -222,8 +225,8 @@ fn sign(path: &Path, key: &Path, output: Option<&Path>) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
-    let config = trust.config();
+fn verify(g: &Globals, path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
+    let config = trust.config(g.settings());
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let pack = stance_pack::verify(
         &bytes,
@@ -251,9 +254,9 @@ fn verify(path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(feature = "oci")]
-fn push(path: &Path, target: &str, net: NetArgs) -> anyhow::Result<ExitCode> {
+fn push(path: &Path, target: &str, net: NetOptions) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let pushed = pack::oci::push(&bytes, &path.display().to_string(), target, net.options())?;
+    let pushed = pack::oci::push(&bytes, &path.display().to_string(), target, net)?;
     println!(
         "pushed {}@{} ({}) to {}\npinned: {}",
         pushed.config.name,
@@ -266,8 +269,8 @@ fn push(path: &Path, target: &str, net: NetArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(feature = "oci")]
-fn pull(source: &str, output: &Path, net: NetArgs) -> anyhow::Result<ExitCode> {
-    let pulled = pack::oci::pull(source, net.options())?;
+fn pull(source: &str, output: &Path, net: NetOptions) -> anyhow::Result<ExitCode> {
+    let pulled = pack::oci::pull(source, net)?;
     write_atomic(output, &pulled.archive)?;
     println!(
         "pulled {}@{} ({}) from {} into {}; check it with `stance pack verify {}`",
@@ -282,22 +285,23 @@ fn pull(source: &str, output: &Path, net: NetArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(not(feature = "oci"))]
-fn push(_: &Path, target: &str, _: NetArgs) -> anyhow::Result<ExitCode> {
+fn push(_: &Path, target: &str, _: NetOptions) -> anyhow::Result<ExitCode> {
     bail!("{target}: this Stance was built without OCI support (the `oci` feature)")
 }
 
 #[cfg(not(feature = "oci"))]
-fn pull(source: &str, _: &Path, _: NetArgs) -> anyhow::Result<ExitCode> {
+fn pull(source: &str, _: &Path, _: NetOptions) -> anyhow::Result<ExitCode> {
     bail!("{source}: this Stance was built without OCI support (the `oci` feature)")
 }
 
-fn install(source: &str, trust: &TrustArgs, net: NetArgs) -> anyhow::Result<ExitCode> {
-    let config = trust.config();
+fn install(g: &Globals, source: &str, trust: &TrustArgs, net: NetArgs) -> anyhow::Result<ExitCode> {
+    let config = trust.config(g.settings());
     let options = config.verify_options()?;
-    let (bytes, label) = pack::fetch(&PackSource::parse(source), net.options())?;
+    let net = net.options(g.settings());
+    let (bytes, label) = pack::fetch(&PackSource::parse(source), &net)?;
     let verified = stance_pack::verify(&bytes, &label, &options)?;
     pack::warn_if_unsigned(&verified);
-    let store = pack::store();
+    let store = pack::installed(&g.settings().pack_dir.value);
     let installed = store.install(&verified)?;
     let p = installed.pack();
     let signed = match &p.signed_by {
@@ -330,8 +334,8 @@ struct ListRow {
     path: String,
 }
 
-fn list(format: Format) -> anyhow::Result<ExitCode> {
-    let store = pack::store();
+fn list(g: &Globals, format: Format) -> anyhow::Result<ExitCode> {
+    let store = pack::installed(&g.settings().pack_dir.value);
     let rows: Vec<ListRow> = store
         .list()?
         .into_iter()
@@ -403,7 +407,7 @@ fn list(format: Format) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn remove(spec: &str) -> anyhow::Result<ExitCode> {
+fn remove(g: &Globals, spec: &str) -> anyhow::Result<ExitCode> {
     let (name, version) = match spec.split_once('@') {
         Some((name, v)) => {
             let v = v.trim().trim_start_matches('=');
@@ -414,7 +418,7 @@ fn remove(spec: &str) -> anyhow::Result<ExitCode> {
         }
         None => (spec, None),
     };
-    let store = pack::store();
+    let store = pack::installed(&g.settings().pack_dir.value);
     let removed = store.remove(name, version.as_ref())?;
     for v in &removed {
         println!("removed {name}@{v}");
@@ -455,7 +459,7 @@ fn update(g: &Globals, specs: &[PackSpec], project: Option<PathBuf>) -> anyhow::
         );
     }
     let only: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-    let store = pack::store();
+    let store = pack::installed(&g.settings().pack_dir.value);
     let (new, changes) = stance_pack::update(&roots, &store, lock.as_ref(), &only)?;
     if lock.as_ref() == Some(&new) {
         println!("{} is up to date", path.display());
@@ -471,25 +475,14 @@ fn update(g: &Globals, specs: &[PackSpec], project: Option<PathBuf>) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// The packs named by `--pack` for `scan` (and `detect`): verified again,
-/// checked against (and recorded in) the project's stance.lock, as policy
-/// files, policy plugins, detector plugins and rule files. Prints what
-/// happened to the lock and the unsigned warnings on stderr.
-pub fn sources(
-    g: &Globals,
-    specs: &[PackSpec],
-    trust: &TrustArgs,
-    limits: Limits,
-) -> anyhow::Result<PackSources> {
-    if specs.is_empty() {
-        return Ok(PackSources::default());
-    }
-    let sources = pack::pack_sources(specs, &trust.config(), limits)?;
-    if let LockOutcome::Written { path, changes } = &sources.lock
+/// Resolve what a command runs, saying when `stance.lock` was written.
+pub fn resolve(g: &Globals, selection: &Selection) -> anyhow::Result<Resolved> {
+    let resolved = selection.resolve()?;
+    if let LockOutcome::Written { path, changes } = &resolved.lock
         && !g.quiet()
     {
         let what: Vec<String> = changes.iter().map(ToString::to_string).collect();
         eprintln!("wrote {} ({})", path.display(), what.join(", "));
     }
-    Ok(sources)
+    Ok(resolved)
 }

@@ -9,9 +9,12 @@ use std::process::ExitCode;
 use super::Globals;
 use super::plugin_dev as dev;
 pub use super::plugin_dev::{BenchArgs, BuildArgs, NewArgs, TestArgs};
+use crate::catalog::{PolicySelection, Selection};
+use crate::pack::TrustConfig;
+use crate::pipeline;
+use crate::report::plugins::PluginListing;
 use crate::report::{self, Format};
-use crate::runtime::{ComponentCache, Limits, Runtime};
-use crate::scan::{self, ScanOptions};
+use crate::runtime::Limits;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -51,91 +54,41 @@ pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Build(a) => dev::build(g, a),
         Command::Test(a) => dev::test(g, a),
         Command::Bench(a) => dev::bench(g, a),
-        Command::List(a) => list(a),
+        Command::List(a) => list(g, a),
     }
 }
 
-fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
-    let rt = Runtime::new(ComponentCache::from_env())?;
-    let opts = ScanOptions {
-        plugins: a.plugins,
-        policy_paths: a.policies,
-        pack_policies: Vec::new(),
-        pack_plugins: Vec::new(),
+fn list(g: &Globals, a: ListArgs) -> anyhow::Result<ExitCode> {
+    let rt = g.runtime()?;
+    let selection = Selection {
+        policies: Some(PolicySelection {
+            builtin: true,
+            paths: a.policies,
+            plugins: a.plugins,
+        }),
+        detectors: None,
+        packs: Vec::new(),
+        pack_dir: g.settings().pack_dir.value.clone(),
+        trust: TrustConfig::default(),
         limits: Limits::default(),
-        ..ScanOptions::default()
     };
-    let plugins = scan::load_plugins(&rt, &opts)?;
+    let plugins = pipeline::load_plugins(&rt, selection.resolve()?.policies)?;
+    let listing: Vec<PluginListing> = plugins
+        .iter()
+        .map(|p| PluginListing {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            description: p.description.clone(),
+            world: p.world.as_str(),
+            wit_version: p.wit_version.clone(),
+            digest: format!("sha256:{}", p.digest),
+            origin: p.origin.clone(),
+            settings: serde_json::to_value(&p.settings_spec).unwrap_or_default(),
+            rules: p.rules.clone(),
+        })
+        .collect();
     let mut out = report::open_output(None)?;
-    match a.format {
-        Format::Json => {
-            let rows: Vec<serde_json::Value> = plugins
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "name": p.name, "version": p.version, "description": p.description,
-                        "world": p.world.as_str(), "wit_version": p.wit_version, "digest": format!("sha256:{}", p.digest),
-                        "origin": p.origin, "settings": p.settings_spec, "rules": p.rules,
-                    })
-                })
-                .collect();
-            report::write_json(&mut out, &rows)?;
-        }
-        Format::Csv => report::write_csv(
-            &mut out,
-            &[
-                "name",
-                "version",
-                "world",
-                "wit_version",
-                "digest",
-                "rules",
-                "origin",
-            ],
-            plugins.iter().map(|p| {
-                vec![
-                    p.name.clone(),
-                    p.version.clone(),
-                    p.world.as_str().into(),
-                    p.wit_version.clone(),
-                    format!("sha256:{}", p.digest),
-                    p.rules.len().to_string(),
-                    p.origin.clone(),
-                ]
-            }),
-        )?,
-        Format::Table => {
-            let mut t = report::table(&[
-                "NAME", "VERSION", "WORLD", "WIT", "DIGEST", "RULES", "ORIGIN",
-            ]);
-            for p in &plugins {
-                t.add_row(vec![
-                    p.name.clone(),
-                    p.version.clone(),
-                    p.world.as_str().into(),
-                    p.wit_version.clone(),
-                    format!("sha256:{}", &p.digest[..12]),
-                    p.rules.len().to_string(),
-                    p.origin.clone(),
-                ]);
-            }
-            writeln!(out, "{t}")?;
-            if a.rules {
-                for p in &plugins {
-                    let mut t = report::table(&["RULE", "SEVERITY", "RESOURCE TYPES", "TITLE"]);
-                    for r in &p.rules {
-                        t.add_row(vec![
-                            r.id.clone(),
-                            r.severity.to_string(),
-                            r.resource_types.join(", "),
-                            r.title.clone(),
-                        ]);
-                    }
-                    writeln!(out, "\n{} rules:\n{t}", p.name)?;
-                }
-            }
-        }
-    }
+    report::plugins::write(&mut out, &listing, a.format, a.rules)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

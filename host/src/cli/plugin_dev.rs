@@ -9,13 +9,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::Globals;
-use crate::devkit::bench::{self as devbench, BenchOptions, BenchReport};
+use crate::bench::plugin::{self as devbench, BenchOptions, BenchReport};
 use crate::devkit::build::{self, BuildOptions};
 use crate::devkit::sdk::Sdk;
-use crate::devkit::suite::{self, Outcome, Subject, SuiteOptions};
+use crate::devkit::suite::{self, Subject, SuiteOptions};
 use crate::devkit::{Lang, Project, scaffold};
 use crate::report;
-use crate::runtime::{ComponentCache, Limits, Runtime, World};
+use crate::runtime::{Limits, World};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum WorldArg {
@@ -111,7 +111,7 @@ pub struct BenchArgs {
 }
 
 pub fn new(g: &Globals, a: NewArgs) -> anyhow::Result<ExitCode> {
-    let sdk = Sdk::locate(a.sdk.as_deref())?;
+    let sdk = Sdk::locate(a.sdk.as_deref(), g.settings().sdk_dir.value.as_deref())?;
     let world = match a.world {
         WorldArg::Policy => World::Policy,
         WorldArg::Detector => World::Detector,
@@ -146,6 +146,17 @@ pub fn new(g: &Globals, a: NewArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// How `stance plugin build|test|bench` build: `--sdk`, else the settings' SDK.
+fn build_options(g: &Globals, sdk: Option<PathBuf>, force: bool, verbose: bool) -> BuildOptions {
+    BuildOptions {
+        sdk,
+        sdk_setting: g.settings().sdk_dir.value.clone(),
+        search_path: g.settings().env.get("PATH").cloned().unwrap_or_default(),
+        force,
+        verbose,
+    }
+}
+
 fn shell_path(p: &Path) -> String {
     let s = p.display().to_string();
     if s.contains(char::is_whitespace) {
@@ -157,12 +168,8 @@ fn shell_path(p: &Path) -> String {
 
 pub fn build(g: &Globals, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(&a.dir)?;
-    let rt = Runtime::new(ComponentCache::from_env())?;
-    let opts = BuildOptions {
-        sdk: a.sdk,
-        force: a.force,
-        verbose: !g.quiet(),
-    };
+    let rt = g.runtime()?;
+    let opts = build_options(g, a.sdk, a.force, !g.quiet());
     if !g.quiet() {
         eprintln!(
             "building {} {} ({}, {} world)",
@@ -208,20 +215,16 @@ pub fn build(g: &Globals, a: BuildArgs) -> anyhow::Result<ExitCode> {
 
 pub fn test(g: &Globals, a: TestArgs) -> anyhow::Result<ExitCode> {
     let subject = Subject::open(&a.dir)?;
-    let rt = Runtime::new(ComponentCache::from_env())?;
+    let rt = g.runtime()?;
     let opts = SuiteOptions {
         filter: a.filter,
-        build: BuildOptions {
-            sdk: a.sdk,
-            force: false,
-            verbose: false,
-        },
+        build: build_options(g, a.sdk, false, false),
         no_build: a.no_build,
         limits: Limits::default(),
     };
     let r = suite::run(&rt, &subject, &opts)?;
     if let Some(path) = &a.junit {
-        std::fs::write(path, suite::junit_xml(&r))
+        std::fs::write(path, report::suite::junit(&r))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let json_to_stdout = a.json.as_deref() == Some(Path::new("-"));
@@ -237,7 +240,7 @@ pub fn test(g: &Globals, a: TestArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     if !json_to_stdout && !g.quiet() {
-        print_suite(&r, a.verbose_cases)?;
+        report::suite::write(&mut std::io::stdout().lock(), &r, a.verbose_cases)?;
     }
     Ok(ExitCode::from(if r.errors > 0 {
         2
@@ -246,95 +249,6 @@ pub fn test(g: &Globals, a: TestArgs) -> anyhow::Result<ExitCode> {
     } else {
         0
     }))
-}
-
-fn print_suite(r: &suite::SuiteReport, verbose: bool) -> std::io::Result<()> {
-    let color = report::use_color(false);
-    let paint = |code: &str, s: &str| {
-        if color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "running {} cases: {} {} ({}, {} world), {}",
-        r.cases.len(),
-        r.plugin,
-        r.version,
-        r.lang,
-        r.world,
-        r.component
-    )?;
-    for c in &r.cases {
-        let label = match c.outcome {
-            Outcome::Passed => paint("32", "ok     "),
-            Outcome::Failed => paint("31", "FAILED "),
-            Outcome::Error => paint("31", "ERROR  "),
-        };
-        writeln!(out, "{label} {}  ({:.1} ms)", c.id(), c.millis)?;
-        if verbose && c.outcome == Outcome::Passed {
-            for line in &c.diff {
-                writeln!(out, "        {line}")?;
-            }
-        }
-    }
-    let bad: Vec<_> = r
-        .cases
-        .iter()
-        .filter(|c| c.outcome != Outcome::Passed)
-        .collect();
-    if !bad.is_empty() {
-        writeln!(out, "\nfailures:")?;
-        for c in bad {
-            writeln!(out, "\n--- {}", c.id())?;
-            if let Some(m) = &c.message {
-                writeln!(out, "    {m}")?;
-            }
-            for line in &c.diff {
-                let shown = match line.as_bytes().first() {
-                    Some(b'-') => paint("31", line),
-                    Some(b'+') => paint("32", line),
-                    _ => line.clone(),
-                };
-                writeln!(out, "    {shown}")?;
-            }
-        }
-    }
-    if !r.rules_without_cases.is_empty() {
-        writeln!(
-            out,
-            "\nrules without cases ({}): {}",
-            r.rules_without_cases.len(),
-            r.rules_without_cases.join(", ")
-        )?;
-    }
-    if !r.rules_one_sided.is_empty() {
-        let which = if r.world == "policy" {
-            "a passing and a failing case"
-        } else {
-            "a case that alerts and one that does not"
-        };
-        writeln!(
-            out,
-            "rules lacking {which} ({}): {}",
-            r.rules_one_sided.len(),
-            r.rules_one_sided.join(", ")
-        )?;
-    }
-    let verdict = if r.ok() {
-        paint("32", "ok")
-    } else {
-        paint("31", "FAILED")
-    };
-    writeln!(
-        out,
-        "\ntest result: {verdict}. {} passed; {} failed; {} errors; {} filtered out; {:.2} s",
-        r.passed, r.failed, r.errors, r.filtered_out, r.seconds
-    )?;
-    Ok(())
 }
 
 pub fn bench(g: &Globals, a: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -362,13 +276,10 @@ pub fn bench(g: &Globals, a: BenchArgs) -> anyhow::Result<ExitCode> {
             batch_size: a.batch_size,
             rounds: a.rounds,
             snapshot: a.snapshot,
-            build: BuildOptions {
-                sdk: a.sdk,
-                force: false,
-                verbose: false,
-            },
+            build: build_options(g, a.sdk, false, false),
             no_build: a.no_build,
             limits: Limits::default(),
+            cache_dir: g.settings().cache_dir.value.clone(),
         },
     )?;
     let mut out = report::open_output(a.output.as_deref())?;

@@ -5,8 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use super::Globals;
 use crate::report::compliance;
 use crate::report::{self, html};
@@ -40,102 +38,12 @@ pub struct Args {
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = g.store()?;
     let r = compliance::build(&store, &args.framework, args.scan)?;
-    let mut out = report::open_output(args.output.as_deref()).with_context(|| {
-        format!(
-            "opening {}",
-            args.output
-                .as_deref()
-                .unwrap_or("stdout".as_ref())
-                .display()
-        )
-    })?;
+    let mut out = super::output(args.output.as_deref())?;
     match args.format {
         ReportFormat::Html => out.write_all(html::render(&r).as_bytes())?,
         ReportFormat::Json => report::write_json(&mut out, &r)?,
-        ReportFormat::Csv => report::write_csv(
-            &mut out,
-            &[
-                "control",
-                "title",
-                "section",
-                "assessment",
-                "status",
-                "policy",
-                "severity",
-                "pass",
-                "fail",
-                "error",
-                "failing_resources",
-            ],
-            r.controls.iter().flat_map(|c| {
-                let base = vec![
-                    c.id.clone(),
-                    c.title.clone(),
-                    c.section.clone().unwrap_or_default(),
-                    format!("{:?}", c.assessment).to_lowercase(),
-                    c.status.as_str().to_string(),
-                ];
-                if c.policies.is_empty() {
-                    let mut row = base;
-                    row.extend([
-                        String::new(),
-                        String::new(),
-                        "0".into(),
-                        "0".into(),
-                        "0".into(),
-                        String::new(),
-                    ]);
-                    return vec![row];
-                }
-                c.policies
-                    .iter()
-                    .map(|p| {
-                        let mut row = base.clone();
-                        row.extend([
-                            p.rule_id.clone(),
-                            p.severity.to_string(),
-                            p.pass.to_string(),
-                            p.fail.to_string(),
-                            p.error.to_string(),
-                            p.resources
-                                .iter()
-                                .map(|x| x.id.as_str())
-                                .collect::<Vec<_>>()
-                                .join("; "),
-                        ]);
-                        row
-                    })
-                    .collect()
-            }),
-        )?,
-        ReportFormat::Table => {
-            let mut t = report::table(&["CONTROL", "STATUS", "TITLE", "POLICIES", "FAILING"]);
-            for c in &r.controls {
-                let failing: usize = c.policies.iter().map(|p| p.fail).sum();
-                t.add_row(vec![
-                    c.id.clone(),
-                    c.status.as_str().replace('_', " "),
-                    c.title.clone(),
-                    c.policies.len().to_string(),
-                    failing.to_string(),
-                ]);
-            }
-            writeln!(out, "{t}")?;
-            let s = &r.counts;
-            writeln!(
-                out,
-                "{} {}: score {} · pass {} · fail {} · error {} · manual {} · not applicable {} · not covered {}",
-                r.framework.name,
-                r.framework.version,
-                r.score.map_or("n/a".to_string(), |v| format!("{v:.0}%")),
-                s.pass,
-                s.fail,
-                s.error,
-                s.manual,
-                s.not_applicable,
-                s.not_covered
-            )?;
-        }
+        ReportFormat::Csv => compliance::write_csv(&mut out, &r)?,
+        ReportFormat::Table => compliance::write_table(&mut out, &r)?,
     }
     out.flush()?;
     if let Some(path) = &args.output
@@ -146,7 +54,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             r.framework.name,
             r.scan.id,
             path.display(),
-            r.score.map_or("n/a".to_string(), |v| format!("{v:.0}%"))
+            compliance::score_text(r.score)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -4,14 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::source::{self, SourceArgs};
 use super::{Globals, exit_code};
+use crate::catalog::{PolicySelection, Selection};
 use crate::model::{Severity, Status};
+use crate::pipeline::{self, ScanOptions};
 use crate::report::{self, Format};
-use crate::runtime::{ComponentCache, Runtime};
-use crate::scan::{self, ScanOptions};
 use crate::store::FindingFilter;
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +22,7 @@ pub struct Args {
     #[arg(long = "policies", value_name = "PATH")]
     policies: Vec<PathBuf>,
 
-    /// Do not evaluate the built-in policy pack
+    /// Do not evaluate the built-in policies
     #[arg(long)]
     no_builtin_policies: bool,
 
@@ -62,40 +61,44 @@ pub struct Args {
     limits: super::limits::LimitArgs,
 }
 
-pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let mut store = ctx.store()?;
-    let rt = Runtime::new(ComponentCache::from_env())?;
-    let limits = args.limits.limits();
-    let packs = super::pack::sources(ctx, &args.packs, &args.trust, limits)?;
-    let (snapshot, label) = source::gather(&args.source, ctx.interactive())?;
+pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let mut store = g.store()?;
+    let rt = g.runtime()?;
+    let selection = Selection {
+        policies: Some(PolicySelection {
+            builtin: !args.no_builtin_policies,
+            paths: args.policies.clone(),
+            plugins: args.plugins.clone(),
+        }),
+        detectors: None,
+        packs: args.packs.clone(),
+        pack_dir: g.settings().pack_dir.value.clone(),
+        trust: args.trust.config(g.settings()),
+        limits: args.limits.limits(),
+    };
+    let resolved = super::pack::resolve(g, &selection)?;
+    let plugins = pipeline::load_plugins(&rt, resolved.policies)?;
+    let source = args.source.source(g.settings())?;
+    let (snapshot, label) = source::gather(&source, g.interactive())?;
     let opts = ScanOptions {
-        builtin_policies: !args.no_builtin_policies,
-        policy_paths: args.policies.clone(),
-        plugins: args.plugins.clone(),
-        pack_policies: packs.policies,
-        pack_plugins: packs.plugins,
-        limits,
         batch_size: args.batch_size as usize,
         jobs: args.jobs.map(|j| j as usize),
     };
-
-    let bar = if ctx.interactive() {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} evaluating [{bar:30}] {pos}/{len} batches {elapsed}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let report = scan::run(&rt, &mut store, &snapshot, &label, &opts, &|done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })
+    let bar = super::progress_bar(
+        g,
+        "{spinner} evaluating [{bar:30}] {pos}/{len} batches {elapsed}",
+    );
+    let report = pipeline::scan::run(
+        &mut store,
+        &snapshot,
+        &label,
+        &opts,
+        &plugins,
+        &|done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )
     .with_context(|| format!("scanning {label}"))?;
     bar.finish_and_clear();
 
@@ -104,15 +107,7 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         statuses: vec![Status::Fail, Status::Error],
         ..Default::default()
     })?;
-    let mut out = report::open_output(args.output.as_deref()).with_context(|| {
-        format!(
-            "opening {}",
-            args.output
-                .as_deref()
-                .unwrap_or("stdout".as_ref())
-                .display()
-        )
-    })?;
+    let mut out = super::output(args.output.as_deref())?;
     match args.format {
         Format::Json => report::write_json(
             &mut out,
@@ -126,7 +121,7 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         )?,
     }
     out.flush()?;
-    if !ctx.quiet() {
+    if !g.quiet() {
         report::summary::write(&mut std::io::stderr().lock(), &report)?;
     }
     let failing = rows

@@ -1,14 +1,14 @@
-//! Where `scan` and `collect` get assets: a snapshot file, or a live
-//! collection (`--provider aws` with its credential and scope flags), with a
-//! progress bar per account and region.
+//! Where `scan`, `collect` and `watch` get assets: the flags of a snapshot
+//! file or a live collection (`--provider aws` with its credential and scope
+//! flags), turned into a `collect::Source`, and a progress bar per account
+//! and region while it is gathered.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::collect::context::{self, Covered};
-use crate::collect::{self, Snapshot};
+use crate::collect::{self, Snapshot, Source};
+use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Provider {
@@ -51,11 +51,12 @@ pub struct AwsArgs {
     #[arg(long, value_name = "ID", requires = "role_arns")]
     pub external_id: Option<String>,
 
-    /// Only these services (comma-separated: s3, iam, ec2, rds, cloudtrail, kms, lambda, logs, dynamodb, acm, elbv2, ecr, eks, efs, sns, sqs, secretsmanager, config, guardduty, accessanalyzer, securityhub, inspector2)
+    /// Only these services (comma-separated)
     #[arg(
         long,
         value_delimiter = ',',
         value_name = "SERVICE",
+        value_parser = service_names(),
         requires = "provider"
     )]
     pub services: Vec<String>,
@@ -73,70 +74,59 @@ pub struct AwsArgs {
     pub no_imported_findings: bool,
 }
 
-/// Read the snapshot or run the collection; returns it with a label for the scan record.
-pub fn gather(args: &SourceArgs, interactive: bool) -> anyhow::Result<(Snapshot, String)> {
-    match (&args.snapshot, args.provider) {
-        (Some(path), _) => {
-            let mut snapshot = collect::snapshot::read(path)?;
-            // A snapshot states what exists: every type counts as collected.
-            with_context(&mut snapshot, Covered::All);
-            Ok((snapshot, format!("snapshot:{}", path.display())))
-        }
-        (None, Some(Provider::Aws)) => {
-            let mut snapshot = collect_aws(&args.aws, interactive)?;
-            let selected = selected_types(&args.aws.services);
-            with_context(&mut snapshot, Covered::Only(&selected));
-            Ok((snapshot, "aws".to_string()))
-        }
-        (None, None) => {
-            bail!("say what to scan: --snapshot FILE, or --provider aws to collect live")
-        }
-    }
-}
-
-/// Add the derived account-context assets (collect/context.rs) to an AWS collection.
-fn with_context(snapshot: &mut Snapshot, covered: Covered<'_>) {
-    if snapshot.provider != "aws" {
-        return;
-    }
-    let at = snapshot
-        .collected_at
-        .clone()
-        .or_else(|| snapshot.assets.iter().map(|a| a.collected_at.clone()).max())
-        .unwrap_or_else(stance_model::now_rfc3339);
-    context::derive(
-        &mut snapshot.assets,
-        &snapshot.errors,
-        &snapshot.scope.accounts,
-        covered,
-        &at,
-    );
-}
-
-/// The resource types of the services a live collection selected (all when none named).
-#[cfg(feature = "aws-core")]
-fn selected_types(services: &[String]) -> BTreeSet<String> {
-    collect::aws::KNOWN_SERVICES
+/// The service names `--services` takes: every service of the registry
+/// (`stance_aws::KNOWN_SERVICES`), built into this binary or not.
+fn service_names() -> clap::builder::PossibleValuesParser {
+    #[cfg(feature = "aws-core")]
+    let names: Vec<&'static str> = collect::aws::KNOWN_SERVICES
         .iter()
-        .filter(|s| services.is_empty() || services.iter().any(|n| n == s.name))
-        .flat_map(|s| s.types.iter().map(|t| t.to_string()))
-        .collect()
+        .map(|s| s.name)
+        .collect();
+    #[cfg(not(feature = "aws-core"))]
+    let names: Vec<&'static str> = Vec::new();
+    clap::builder::PossibleValuesParser::new(names)
 }
 
-#[cfg(not(feature = "aws-core"))]
-fn selected_types(_: &[String]) -> BTreeSet<String> {
-    BTreeSet::new()
+impl SourceArgs {
+    /// Did the flags name something to collect?
+    pub fn given(&self) -> bool {
+        self.snapshot.is_some() || self.provider.is_some()
+    }
+
+    /// The collection source the flags name (the region defaults to
+    /// `STANCE_AWS_REGION` when no `--region` is given).
+    pub fn source(&self, settings: &Settings) -> anyhow::Result<Source> {
+        match (&self.snapshot, self.provider) {
+            (Some(path), _) => Ok(Source::Snapshot(path.clone())),
+            (None, Some(Provider::Aws)) => aws_source(&self.aws, settings),
+            (None, None) => {
+                bail!("say what to scan: --snapshot FILE, or --provider aws to collect live")
+            }
+        }
+    }
+}
+
+/// Collect, with one progress bar per account and region on a terminal.
+pub fn gather(source: &Source, interactive: bool) -> anyhow::Result<(Snapshot, String)> {
+    let bars = bars::Bars::new(interactive);
+    let gathered = collect::gather(source, &bars);
+    bars.finish();
+    Ok(gathered?)
 }
 
 #[cfg(feature = "aws-core")]
-fn collect_aws(args: &AwsArgs, interactive: bool) -> anyhow::Result<Snapshot> {
-    use anyhow::Context;
-
-    use crate::collect::aws::{self, AwsOptions};
-
-    let opts = AwsOptions {
+fn aws_source(args: &AwsArgs, settings: &Settings) -> anyhow::Result<Source> {
+    // STANCE_AWS_REGION stands for --region when none is given (with
+    // --all-regions it is where the enabled regions are asked for).
+    let mut regions = args.regions.clone();
+    if regions.is_empty()
+        && let Some(r) = &settings.aws_region.value
+    {
+        regions.push(r.clone());
+    }
+    Ok(Source::Aws(collect::aws::AwsOptions {
         profile: args.profile.clone(),
-        regions: args.regions.clone(),
+        regions,
         all_regions: args.all_regions,
         role_arns: args.role_arns.clone(),
         external_id: args.external_id.clone(),
@@ -144,27 +134,14 @@ fn collect_aws(args: &AwsArgs, interactive: bool) -> anyhow::Result<Snapshot> {
         concurrency: args.concurrency as usize,
         use_config: !args.no_config,
         import_findings: !args.no_imported_findings,
-    };
-    // The collectors' futures are large (the SDK crates and stance-aws are
-    // built at opt-level 0, where every match arm keeps its own stack slots):
-    // tokio's default 2 MiB worker stack overflowed once the services grew.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(16 * 1024 * 1024)
-        .build()
-        .context("starting the async runtime")?;
-    let progress = bars::Bars::new(interactive);
-    let snapshot = runtime.block_on(aws::collect(&opts, &progress))?;
-    progress.finish();
-    Ok(snapshot)
+    }))
 }
 
 #[cfg(not(feature = "aws-core"))]
-fn collect_aws(_: &AwsArgs, _: bool) -> anyhow::Result<Snapshot> {
+fn aws_source(_: &AwsArgs, _: &Settings) -> anyhow::Result<Source> {
     bail!("this stance binary was built without AWS collection (the `aws` cargo feature)")
 }
 
-#[cfg(feature = "aws-core")]
 mod bars {
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -198,7 +175,7 @@ mod bars {
         }
     }
 
-    impl crate::collect::aws::Progress for Bars {
+    impl crate::collect::Progress for Bars {
         fn begin(&self, account: &str, region: &str, services: usize) {
             let bar = self.multi.add(ProgressBar::new(services as u64));
             bar.set_style(

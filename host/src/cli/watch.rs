@@ -11,14 +11,13 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::Globals;
-use super::source::{self, SourceArgs};
+use super::source::SourceArgs;
+use crate::catalog::{DetectorSelection, PolicySelection, Selection};
 use crate::events::LogFormat;
+use crate::pipeline::{DetectOptions, ScanOptions};
 use crate::report::{self, Format};
-use crate::runtime::{ComponentCache, Runtime, StateQuota};
-use crate::scan::ScanOptions;
-use crate::watch::generation::DetectSources;
-use crate::watch::status::{self, Status};
-use crate::watch::{WatchOptions, WatchSources, watch};
+use crate::watch::status::Status;
+use crate::watch::{WatchOptions, watch};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -45,7 +44,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     max_scans: Option<u64>,
 
-    /// Do not evaluate the built-in policy pack
+    /// Do not evaluate the built-in policies
     #[arg(long)]
     no_builtin_policies: bool,
 
@@ -69,7 +68,7 @@ pub struct Args {
     #[arg(long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
 
-    /// Do not run the built-in Sigma pack
+    /// Do not run the built-in Sigma rules
     #[arg(long)]
     no_builtin_rules: bool,
 
@@ -81,7 +80,7 @@ pub struct Args {
     #[arg(long = "detector", value_name = "PATH")]
     detectors: Vec<PathBuf>,
 
-    /// An installed rule pack, NAME or NAME@RANGE (repeatable): the store and stance.lock are watched
+    /// An installed rule pack, NAME or NAME@RANGE (repeatable): the installed packs and stance.lock are watched
     #[arg(long = "pack", value_name = "NAME[@RANGE]")]
     packs: Vec<stance_pack::PackSpec>,
 
@@ -103,15 +102,33 @@ pub struct Args {
     limits: super::limits::LimitArgs,
 }
 
-pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let status_file = args
-        .status_file
-        .clone()
-        .unwrap_or_else(status::default_path);
+impl Args {
+    /// `--status-file`, for the settings (its default is beside the database).
+    pub fn status_file(&self) -> Option<PathBuf> {
+        self.status_file.clone()
+    }
+}
+
+pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    let status_file = g.settings().status_file.value.clone();
     if args.status {
         return print_status(&status_file, args.format);
     }
-    let scanning = args.source.snapshot.is_some() || args.source.provider.is_some();
+    let opts = options(g, &args, status_file)?;
+    let mut store = g.store()?;
+    let rt = Arc::new(g.runtime()?);
+    let quiet = g.quiet();
+    watch(rt, &mut store, &opts, &|line| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The flags, checked, as what `watch` runs.
+fn options(g: &Globals, args: &Args, status_file: PathBuf) -> anyhow::Result<WatchOptions> {
+    let scanning = args.source.given();
     if !scanning && args.logs.is_none() {
         bail!(
             "nothing to watch: give --snapshot FILE or --provider aws to scan, or --logs DIR to detect"
@@ -128,32 +145,34 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     {
         bail!("--logs {}: not a directory", dir.display());
     }
-    let limits = args.limits.limits();
-    let sources = WatchSources {
-        scan: scanning.then(|| ScanOptions {
-            builtin_policies: !args.no_builtin_policies,
-            policy_paths: args.policies.clone(),
+    let selection = Selection {
+        policies: scanning.then(|| PolicySelection {
+            builtin: !args.no_builtin_policies,
+            paths: args.policies.clone(),
             plugins: args.plugins.clone(),
-            pack_policies: Vec::new(),
-            pack_plugins: Vec::new(),
-            limits,
-            batch_size: args.batch_size as usize,
-            jobs: args.jobs.map(|j| j as usize),
         }),
-        detect: args.logs.is_some().then(|| DetectSources {
-            builtin_rules: !args.no_builtin_rules,
+        detectors: args.logs.is_some().then(|| DetectorSelection {
+            builtin: !args.no_builtin_rules,
             rule_paths: args.rules.clone(),
             engine_config: args.sigma_config.clone(),
             plugins: args.detectors.clone(),
-            quota: StateQuota::default(),
-            batch_size: 2000,
         }),
         packs: args.packs.clone(),
-        trust: args.trust.config(),
-        limits,
+        pack_dir: g.settings().pack_dir.value.clone(),
+        trust: args.trust.config(g.settings()),
+        limits: args.limits.limits(),
     };
-    let opts = WatchOptions {
-        sources,
+    Ok(WatchOptions {
+        selection,
+        source: match scanning {
+            true => Some(args.source.source(g.settings())?),
+            false => None,
+        },
+        scan: ScanOptions {
+            batch_size: args.batch_size as usize,
+            jobs: args.jobs.map(|j| j as usize),
+        },
+        detect: DetectOptions::default(),
         interval: Duration::from_secs_f64(args.interval),
         logs: args.logs.clone(),
         log_format: args.log_format,
@@ -161,22 +180,7 @@ pub fn run(ctx: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         status_file,
         debounce: Duration::from_millis(args.debounce_ms),
         poll: Duration::from_millis(200),
-    };
-    let mut store = ctx.store()?;
-    let rt = Arc::new(Runtime::new(ComponentCache::from_env())?);
-    let quiet = ctx.quiet();
-    watch(
-        rt,
-        &mut store,
-        &opts,
-        &|| source::gather(&args.source, false),
-        &|line| {
-            if !quiet {
-                eprintln!("{line}");
-            }
-        },
-    )?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn print_status(path: &std::path::Path, format: Format) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::model::{Asset, CollectionError, Gap};
 
+/// The resource type of the derived context assets, one per account.
 pub const CONTEXT_TYPE: &str = "aws_account_context";
 
 const TRAIL: &str = "aws_cloudtrail_trail";

@@ -14,19 +14,28 @@ use crate::model::{Asset, CollectionError, Gap, ImportedFinding};
 /// The collection types live in the model crate; they are read and written here.
 pub use stance_model::{Scope, Snapshot};
 
+/// The snapshot format version this build reads and writes (`stance_snapshot` in the header).
 pub const SNAPSHOT_VERSION: u32 = 1;
 
+/// Why a snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
+    /// The file could not be opened, read or decompressed.
     #[error("{file}: cannot read: {source}")]
     Io {
+        /// The snapshot file.
         file: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The content does not follow `docs/snapshot-format.md`.
     #[error("{file}: {place}: {message}")]
     Invalid {
+        /// The snapshot file.
         file: PathBuf,
+        /// Where in it: a field path with its line (JSON), or `line N` (NDJSON).
         place: String,
+        /// What is wrong there.
         message: String,
     },
 }
@@ -319,10 +328,6 @@ fn to_asset(path: &Path, place: &str, a: AssetDoc, d: &Defaults) -> Result<Asset
     })
 }
 
-/// Write a snapshot: NDJSON when the file name ends in `.ndjson` (or
-/// `.ndjson.gz`), JSON otherwise; gzip when it ends in `.gz`. The file is
-/// written beside its destination and renamed into place, so a reader never
-/// sees half a snapshot.
 /// A body as compact JSON text, whatever the layout of the file it came
 /// from, so a pretty-printed snapshot stores the same bodies (and body
 /// hashes) as the collection it was written from.
@@ -336,6 +341,10 @@ fn compact(raw: &str) -> String {
     }
 }
 
+/// Write a snapshot: NDJSON when the file name ends in `.ndjson` (or
+/// `.ndjson.gz`), JSON otherwise; gzip when it ends in `.gz`. The file is
+/// written beside its destination and renamed into place, so a reader never
+/// sees half a snapshot.
 pub fn write(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     use std::io::Write;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");

@@ -10,6 +10,7 @@ use crate::model::Asset;
 /// The bundled demo snapshot (`examples/demo-account.json`).
 pub const DEMO_SNAPSHOT: &str = include_str!("../../../examples/demo-account.json");
 
+/// The bundled demo snapshot, parsed; panics if it is invalid (a build defect).
 pub fn demo() -> Snapshot {
     snapshot::read_json(Path::new("examples/demo-account.json"), DEMO_SNAPSHOT)
         .unwrap_or_else(|e| panic!("the bundled demo snapshot is invalid: {e}"))

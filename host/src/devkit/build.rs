@@ -9,43 +9,76 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::metadata::{self, BuildInfo};
-use super::project::{Lang, Project};
 use super::sdk::{self, Sdk};
-use crate::runtime::{DetectorPlugin, Limits, Plugin, PluginSource, Runtime, WIT_VERSION, World};
+use crate::catalog::{Lang, MANIFEST, Project};
+use crate::runtime::{
+    DetectorPlugin, Limits, PluginSource, PolicyPlugin, Runtime, WIT_VERSION, World,
+};
 
 /// The toolchain versions the SDKs are tested with (what a missing tool's
 /// message tells the user to install).
 pub const COMPONENTIZE_PY: &str = "0.25.1";
+/// The `@bytecodealliance/componentize-js` version of JavaScript projects.
 pub const COMPONENTIZE_JS: &str = "0.23.0";
+/// The esbuild version that bundles a JavaScript project before componentize-js.
 pub const ESBUILD: &str = "0.28.2";
 
+/// Why `stance plugin build` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The project's manifest could not be read.
     #[error("{0}")]
     Project(#[from] super::ProjectError),
+    /// No plugin SDK was found for the project's language.
     #[error("{0}")]
     Sdk(#[from] sdk::SdkError),
+    /// A toolchain the language needs is not on the search path.
     #[error("{project}: {tool} is not installed: {install}")]
     Missing {
+        /// The project directory.
         project: PathBuf,
+        /// The missing tool: `cargo`, `componentize-py`, `esbuild` or `componentize-js`.
         tool: String,
+        /// How to install it, with the version to install.
         install: String,
     },
+    /// A toolchain command exited unsuccessfully.
     #[error("{project}: {tool} failed ({status}){hint}\n{tail}")]
     Tool {
+        /// The project directory.
         project: PathBuf,
+        /// The command that failed (`cargo build`, `componentize-py`, `esbuild`, ...).
         tool: String,
+        /// Its exit status, as the OS reports it.
         status: String,
+        /// What to do, read from its output (`; ...`); empty when nothing is known.
         hint: String,
+        /// The last 40 lines of its output, or a pointer to it when it was echoed.
         tail: String,
     },
+    /// The toolchain succeeded but left no component where expected.
     #[error("{project}: the build produced no component ({detail})")]
-    NoOutput { project: PathBuf, detail: String },
+    NoOutput {
+        /// The project directory.
+        project: PathBuf,
+        /// What was missing, and what to change.
+        detail: String,
+    },
+    /// The component was built but does not load as a plugin of the project's
+    /// world (or its metadata could not be embedded).
     #[error("{project}: the component does not load as a Stance plugin: {message}")]
-    Invalid { project: PathBuf, message: String },
+    Invalid {
+        /// The project directory.
+        project: PathBuf,
+        /// The loader's error.
+        message: String,
+    },
+    /// Reading or writing a file, or starting a process, failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file, directory or program concerned.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -55,6 +88,10 @@ pub enum BuildError {
 pub struct BuildOptions {
     /// `--sdk`: the sdk/ directory of a Stance checkout.
     pub sdk: Option<PathBuf>,
+    /// `STANCE_SDK_DIR` (`Settings::sdk_dir`), when no `--sdk` is given.
+    pub sdk_setting: Option<PathBuf>,
+    /// Where toolchains are looked for (`PATH`).
+    pub search_path: std::ffi::OsString,
     /// Rebuild even when the component is up to date.
     pub force: bool,
     /// Echo the toolchain's output on stderr.
@@ -64,26 +101,31 @@ pub struct BuildOptions {
 /// What a build did.
 #[derive(Debug, Clone)]
 pub struct Built {
+    /// The component file (`dist/NAME.wasm` in the project).
     pub path: PathBuf,
+    /// The build metadata embedded in the component.
     pub info: BuildInfo,
+    /// The component's size in bytes.
     pub bytes: usize,
     /// False when the sources had not changed since the last build.
     pub rebuilt: bool,
+    /// How long the toolchain took; zero when nothing was rebuilt.
     pub build_time: Duration,
+    /// Rules the plugin declared in `describe`.
     pub rules: usize,
 }
 
 /// Build `project` unless its component is up to date.
 pub fn build(project: &Project, opts: &BuildOptions, rt: &Runtime) -> Result<Built, BuildError> {
-    let sdk = Sdk::locate(opts.sdk.as_deref())?;
+    let sdk = Sdk::locate(opts.sdk.as_deref(), opts.sdk_setting.as_deref())?;
     let sdk_dir = sdk.dir(project.lang);
     let stance = env!("CARGO_PKG_VERSION");
-    let digest = project
-        .source_digest(&[&sdk_dir], &[sdk::WIT, stance])
-        .map_err(|source| BuildError::Io {
+    let digest = super::digest::source_digest(project, &[&sdk_dir], &[sdk::WIT, stance]).map_err(
+        |source| BuildError::Io {
             path: project.dir.clone(),
             source,
-        })?;
+        },
+    )?;
     let out = project.component_path();
     if !opts.force
         && let Ok(bytes) = std::fs::read(&out)
@@ -157,20 +199,18 @@ fn check(project: &Project, rt: &Runtime, bytes: &[u8]) -> Result<usize, BuildEr
     };
     let (name, version, rules) = match project.world {
         World::Policy => {
-            let p = Plugin::load(rt, src).map_err(|e| invalid(e.to_string()))?;
-            (p.name, p.version, p.rules.len())
+            let p = PolicyPlugin::load(rt, src).map_err(|e| invalid(e.to_string()))?;
+            (p.name.clone(), p.version.clone(), p.rules.len())
         }
         World::Detector => {
             let p = DetectorPlugin::load(rt, src).map_err(|e| invalid(e.to_string()))?;
-            (p.name, p.version, p.rules.len())
+            (p.name.clone(), p.version.clone(), p.rules.len())
         }
     };
     if name != project.name || version != project.version {
         return Err(invalid(format!(
             "describe() says {name} {version}, but {} says {} {}; make them agree",
-            super::project::MANIFEST,
-            project.name,
-            project.version
+            MANIFEST, project.name, project.version
         )));
     }
     Ok(rules)
@@ -194,7 +234,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
 }
 
 fn build_rust(project: &Project, opts: &BuildOptions) -> Result<(Vec<u8>, String), BuildError> {
-    let cargo = find_tool("cargo", &[]).ok_or_else(|| BuildError::Missing {
+    let cargo = find_tool("cargo", &[], &opts.search_path).ok_or_else(|| BuildError::Missing {
         project: project.dir.clone(),
         tool: "cargo".into(),
         install:
@@ -275,7 +315,7 @@ fn build_python(
     work: &Path,
 ) -> Result<(Vec<u8>, String), BuildError> {
     let local_venv = [project.dir.join(".venv/bin"), project.dir.join("venv/bin")];
-    let tool = find_tool("componentize-py", &local_venv).ok_or_else(|| BuildError::Missing {
+    let tool = find_tool("componentize-py", &local_venv, &opts.search_path).ok_or_else(|| BuildError::Missing {
         project: project.dir.clone(),
         tool: "componentize-py".into(),
         install: format!(
@@ -291,8 +331,7 @@ fn build_python(
             project: project.dir.clone(),
             detail: format!(
                 "entry = {:?} in {}: there is no {entry}.py",
-                project.entry,
-                super::project::MANIFEST
+                project.entry, MANIFEST
             ),
         });
     }
@@ -335,7 +374,7 @@ fn build_js(
         tool: tool.into(),
         install,
     };
-    find_tool("node", &[]).ok_or_else(|| {
+    find_tool("node", &[], &opts.search_path).ok_or_else(|| {
         missing(
             "Node.js",
             "install Node.js 20 or later (node must be on PATH)".into(),
@@ -346,19 +385,15 @@ fn build_js(
         project.dir.display()
     );
     let bins = node_bin_dirs(&project.dir, sdk_dir);
-    let esbuild =
-        find_tool("esbuild", &bins).ok_or_else(|| missing("esbuild", npm_install.clone()))?;
-    let componentize = find_tool("componentize-js", &bins)
+    let esbuild = find_tool("esbuild", &bins, &opts.search_path)
+        .ok_or_else(|| missing("esbuild", npm_install.clone()))?;
+    let componentize = find_tool("componentize-js", &bins, &opts.search_path)
         .ok_or_else(|| missing("componentize-js", npm_install.clone()))?;
     let entry = project.dir.join(&project.entry);
     if !entry.is_file() {
         return Err(BuildError::NoOutput {
             project: project.dir.clone(),
-            detail: format!(
-                "entry = {:?} in {}: no such file",
-                project.entry,
-                super::project::MANIFEST
-            ),
+            detail: format!("entry = {:?} in {}: no such file", project.entry, MANIFEST),
         });
     }
     let bundle = work.join("bundle.js");
@@ -423,12 +458,11 @@ fn package_version(bin: &Path, package: &str) -> Option<String> {
     v["version"].as_str().map(str::to_string)
 }
 
-/// The first `name` found in `dirs`, then on PATH.
-pub fn find_tool(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
+/// The first `name` found in `dirs`, then on the search path (`PATH`).
+pub fn find_tool(name: &str, dirs: &[PathBuf], search_path: &std::ffi::OsStr) -> Option<PathBuf> {
     dirs.iter()
         .cloned()
-        .chain(std::env::split_paths(&path))
+        .chain(std::env::split_paths(search_path))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }

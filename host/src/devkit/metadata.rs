@@ -9,17 +9,24 @@ use wasmparser::{Parser, Payload};
 /// The custom section's name.
 pub const SECTION: &str = "stance-plugin";
 
+/// What `stance plugin build` records about a component it built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildInfo {
+    /// The plugin's name, from the project manifest.
     pub name: String,
+    /// The plugin's version, from the project manifest.
     pub version: String,
+    /// The project's language: `rust`, `python` or `js`.
     pub lang: String,
+    /// The WIT world: `policy` or `detector`.
     pub world: String,
+    /// The WIT package version the component was built against.
     pub wit: String,
     /// SHA-256 of the sources, SDK and WIT the component was built from.
     pub source_digest: String,
     /// The toolchain that built it, e.g. `componentize-py 0.25.1`.
     pub toolchain: String,
+    /// The version of Stance that built it.
     pub stance: String,
 }
 

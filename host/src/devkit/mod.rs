@@ -1,13 +1,15 @@
-//! The plugin developer kit behind `stance plugin new|build|test|bench`:
-//! plugin projects (`stance-plugin.toml`), scaffolding, building with each
-//! language's own toolchain, running case files, and measuring a component.
+//! The plugin developer kit behind `stance plugin new|build|test`:
+//! scaffolding a project, building it with its language's own toolchain
+//! (and knowing when a build is stale), the case-file format, and running
+//! case files against a component. Projects are read through
+//! `catalog::project`; measuring a component is `bench::plugin`'s.
 
-pub mod bench;
 pub mod build;
+pub mod cases;
+pub mod digest;
 pub mod metadata;
-pub mod project;
 pub mod scaffold;
 pub mod sdk;
 pub mod suite;
 
-pub use project::{Lang, Project, ProjectError};
+pub use crate::catalog::{Lang, Project, ProjectError};

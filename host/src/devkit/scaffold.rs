@@ -4,29 +4,38 @@
 
 use std::path::{Path, PathBuf};
 
-use super::project::{Lang, valid_name};
 use super::sdk::Sdk;
+use crate::catalog::project::{Lang, valid_name};
 use crate::runtime::World;
 
-mod templates {
-    include!(concat!(env!("OUT_DIR"), "/templates.rs"));
-}
-
+/// Why `stance plugin new` could not write a project.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
+    /// The name (the payload) is not a valid plugin name.
     #[error(
         "{0:?} is not a valid plugin name: use lowercase letters, digits and single '-', starting with a letter (e.g. acme-buckets)"
     )]
     Name(String),
+    /// The target directory (the payload) exists and is not empty.
     #[error("{0}: already exists and is not empty; choose another name or --dir")]
     Exists(PathBuf),
+    /// This build embeds no template for the language and world.
     #[error("no {lang} template for the {world} world in this build of Stance")]
-    NoTemplate { lang: Lang, world: &'static str },
+    NoTemplate {
+        /// The language asked for.
+        lang: Lang,
+        /// The world asked for: `policy` or `detector`.
+        world: &'static str,
+    },
+    /// No plugin SDK was found.
     #[error("{0}")]
     Sdk(#[from] super::sdk::SdkError),
+    /// Creating a directory or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -44,7 +53,7 @@ pub fn render(
     let prefix = format!("{}/{}/", lang.as_str(), world.as_str());
     let module = name.replace('-', "_");
     let sdk_dir = sdk.root.display().to_string();
-    let files: Vec<(String, String)> = templates::TEMPLATES
+    let files: Vec<(String, String)> = stance_builtin::templates()
         .iter()
         .filter_map(|(path, text)| {
             let rel = path.strip_prefix(&prefix)?;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::project::Lang;
+use crate::catalog::Lang;
 
 /// The WIT contract this host speaks, as written in `wit/`.
 pub const WIT: &str = include_str!("../../../wit/stance-plugin.wit");
@@ -12,12 +12,18 @@ pub const WIT: &str = include_str!("../../../wit/stance-plugin.wit");
 /// The file name builds give the WIT contract.
 pub const WIT_FILE: &str = "stance-plugin.wit";
 
+/// Why no usable `sdk/` directory was found.
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
+    /// The directory chosen does not exist.
     #[error(
         "the Stance SDKs are not found ({tried}); pass --sdk DIR or set STANCE_SDK_DIR to the sdk/ directory of a Stance checkout"
     )]
-    NotFound { tried: String },
+    NotFound {
+        /// The directory tried and where it came from (`--sdk`, `STANCE_SDK_DIR`, the checkout).
+        tried: String,
+    },
+    /// The directory (first payload) lacks a file every SDK tree has (second payload).
     #[error(
         "{0}: not a Stance sdk/ directory (it has no {1}); point --sdk or STANCE_SDK_DIR at the checkout's sdk/"
     )]
@@ -27,13 +33,15 @@ pub enum SdkError {
 /// A located `sdk/` directory.
 #[derive(Debug, Clone)]
 pub struct Sdk {
+    /// The `sdk/` directory, canonicalised when it can be; it holds `rust/`, `python/` and `js/`.
     pub root: PathBuf,
 }
 
 impl Sdk {
-    /// `explicit`, else `STANCE_SDK_DIR`, else the checkout this binary was built from.
-    pub fn locate(explicit: Option<&Path>) -> Result<Sdk, SdkError> {
-        let env = std::env::var_os("STANCE_SDK_DIR").map(PathBuf::from);
+    /// `explicit` (`--sdk`), else `setting` (`STANCE_SDK_DIR`), else the
+    /// checkout this binary was built from.
+    pub fn locate(explicit: Option<&Path>, setting: Option<&Path>) -> Result<Sdk, SdkError> {
+        let env = setting.map(Path::to_path_buf);
         let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
         let (root, source) = match (explicit, env) {
             (Some(p), _) => (p.to_path_buf(), "--sdk"),

@@ -10,32 +10,50 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::build::{self, BuildError, BuildOptions};
-use super::project::{MANIFEST, Project};
+use super::cases::{self as testing, Case, EventCase};
 use crate::catalog;
+use crate::catalog::{MANIFEST, Project};
 use crate::events::{self, LogFormat};
-use crate::model::{Asset, Rule, Status};
-use crate::runtime::{DetectorPlugin, DetectorState, Limits, Plugin, PluginSource, Runtime, World};
-use crate::testing::{self, Case, EventCase};
+use crate::model::{Asset, Rule};
+use crate::runtime::{
+    DetectorPlugin, DetectorState, Limits, LoadedPlugin, PluginSource, PolicyPlugin, Runtime, World,
+};
 
+/// Why `stance plugin test` (or `stance plugin bench`) could not run; a
+/// failing case is not an error but an [`Outcome`].
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
+    /// The directory (the payload) is neither a project nor a directory of YAML policies.
     #[error(
         "{0}: neither a plugin project ({MANIFEST}) nor a directory of YAML policies; give a project directory (stance plugin new NAME makes one)"
     )]
     NotASubject(PathBuf),
+    /// Building the project failed.
     #[error("{0}")]
     Build(#[from] BuildError),
+    /// The project's manifest could not be read.
     #[error("{0}")]
     Project(#[from] super::ProjectError),
+    /// `--no-build` was given and there is no built component.
     #[error("{path}: no component; run `stance plugin build {dir}` first, or drop --no-build")]
-    NotBuilt { path: PathBuf, dir: String },
+    NotBuilt {
+        /// Where the component should be.
+        path: PathBuf,
+        /// The project directory, as displayed in the remedy.
+        dir: String,
+    },
+    /// The plugin (or the policies) did not load, or a benchmark could not run it; the message says why.
     #[error("{0}")]
     Load(String),
+    /// A case file could not be read.
     #[error("{0}")]
     Cases(#[from] testing::CaseError),
+    /// Walking the tests directory or writing a report failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -48,8 +66,10 @@ pub enum Subject {
     /// A directory of YAML policies run by the built-in engine, cases in
     /// `tests/`; the files as read when the subject was opened.
     Policies {
+        /// The directory given.
         dir: PathBuf,
-        files: Vec<stance_policy_engine::SourceFile>,
+        /// The policy files under it, with their text.
+        files: Vec<crate::model::SourceFile>,
     },
 }
 
@@ -74,6 +94,7 @@ impl Subject {
         })
     }
 
+    /// The world the cases are for: the project's, or `policy` for YAML policies.
     pub fn world(&self) -> World {
         match self {
             Subject::Project(p) => p.world,
@@ -81,6 +102,7 @@ impl Subject {
         }
     }
 
+    /// Where the case files are: the project's tests directory, or `DIR/tests`.
     pub fn tests_dir(&self) -> PathBuf {
         match self {
             Subject::Project(p) => p.tests.clone(),
@@ -88,6 +110,7 @@ impl Subject {
         }
     }
 
+    /// The language: the project's (`rust`, `python`, `js`), or `yaml`.
     pub fn lang(&self) -> &'static str {
         match self {
             Subject::Project(p) => p.lang.as_str(),
@@ -127,14 +150,17 @@ impl Subject {
 
 /// A loaded plugin of either world.
 pub enum Loaded {
-    Policy(Plugin),
+    /// A plugin of the `policy` world.
+    Policy(PolicyPlugin),
+    /// A plugin of the `detector` world.
     Detector(DetectorPlugin),
 }
 
 impl Loaded {
+    /// Load `src` as a plugin of `world`; the error is the loader's message.
     pub fn load(rt: &Runtime, world: World, src: PluginSource) -> Result<Loaded, String> {
         match world {
-            World::Policy => Plugin::load(rt, src)
+            World::Policy => PolicyPlugin::load(rt, src)
                 .map(Loaded::Policy)
                 .map_err(|e| e.to_string()),
             World::Detector => DetectorPlugin::load(rt, src)
@@ -143,42 +169,35 @@ impl Loaded {
         }
     }
 
-    pub fn name(&self) -> &str {
+    /// The plugin, whatever its world.
+    pub fn core(&self) -> &LoadedPlugin {
         match self {
-            Loaded::Policy(p) => &p.name,
-            Loaded::Detector(d) => &d.name,
-        }
-    }
-
-    pub fn version(&self) -> &str {
-        match self {
-            Loaded::Policy(p) => &p.version,
-            Loaded::Detector(d) => &d.version,
-        }
-    }
-
-    pub fn rules(&self) -> &[Rule] {
-        match self {
-            Loaded::Policy(p) => &p.rules,
-            Loaded::Detector(d) => &d.rules,
+            Loaded::Policy(p) => p,
+            Loaded::Detector(d) => d,
         }
     }
 }
 
+/// How a suite runs.
 #[derive(Debug, Clone, Default)]
 pub struct SuiteOptions {
     /// Only cases whose `FILE::NAME` contains this text.
     pub filter: Option<String>,
+    /// How to build the project first.
     pub build: BuildOptions,
     /// Use the component as built; fail if there is none.
     pub no_build: bool,
+    /// Limits of each plugin call, under the project manifest's own.
     pub limits: Limits,
 }
 
+/// How one case ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The plugin reported what the case expects.
     Passed,
+    /// The plugin ran but reported something else.
     Failed,
     /// The plugin could not be run on the case (it failed the batch, refused the settings, or the events did not parse).
     Error,
@@ -189,8 +208,11 @@ pub enum Outcome {
 pub struct CaseReport {
     /// The case file, relative to the tests directory.
     pub file: String,
+    /// The case's name.
     pub name: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// How long it took, in milliseconds.
     pub millis: f64,
     /// The comparison, one line each: ` ` agreed, `-` expected, `+` got.
     pub diff: Vec<String>,
@@ -199,6 +221,7 @@ pub struct CaseReport {
 }
 
 impl CaseReport {
+    /// `FILE::NAME`, what `--filter` matches.
     pub fn id(&self) -> String {
         format!("{}::{}", self.file, self.name)
     }
@@ -207,26 +230,39 @@ impl CaseReport {
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SuiteReport {
+    /// The plugin's name, as its `describe` gave it.
     pub plugin: String,
+    /// The plugin's version, as its `describe` gave it.
     pub version: String,
+    /// The world: `policy` or `detector`.
     pub world: &'static str,
+    /// The language ([`Subject::lang`]).
     pub lang: &'static str,
+    /// Where the plugin came from: the component's path, or the built-in engine's origin.
     pub component: String,
+    /// The tests directory, as displayed.
     pub tests_dir: String,
+    /// Every case run, in file and case order.
     pub cases: Vec<CaseReport>,
+    /// Cases that passed.
     pub passed: usize,
+    /// Cases that failed.
     pub failed: usize,
+    /// Cases that could not run.
     pub errors: usize,
+    /// Cases skipped by `filter`.
     pub filtered_out: usize,
     /// Rules that no case names.
     pub rules_without_cases: Vec<String>,
     /// Rules whose cases never expect one of the two verdicts (policies:
     /// pass and fail; detectors: an alert and none).
     pub rules_one_sided: Vec<String>,
+    /// Wall time of the whole run, build included, in seconds.
     pub seconds: f64,
 }
 
 impl SuiteReport {
+    /// No case failed or errored (cases filtered out do not count).
     pub fn ok(&self) -> bool {
         self.failed == 0 && self.errors == 0
     }
@@ -242,81 +278,30 @@ pub fn run(
     let world = subject.world();
     let base = subject.source(rt, &opts.build, opts.no_build, opts.limits)?;
     let component = base.origin.clone();
-    let mut plugins: HashMap<String, Result<Loaded, String>> = HashMap::new();
     let default = Loaded::load(rt, world, base.clone()).map_err(SuiteError::Load)?;
-    let rules: Vec<Rule> = default.rules().to_vec();
-    let (plugin, version) = (default.name().to_string(), default.version().to_string());
-    plugins.insert(String::new(), Ok(default));
-
+    let rules: Vec<Rule> = default.core().rules.clone();
+    let (plugin, version) = (default.core().name.clone(), default.core().version.clone());
     let tests_dir = subject.tests_dir();
-    let files = case_files(&tests_dir)?;
-    let mut cases = Vec::new();
-    let mut filtered_out = 0;
-    // rule id -> the verdicts its cases expect (policies: pass/fail; detectors: alert/none)
-    let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-    for path in &files {
+    let mut runner = Runner {
+        rt,
+        world,
+        base,
+        opts,
+        plugins: HashMap::from([(String::new(), Ok(default))]),
+        cases: Vec::new(),
+        filtered_out: 0,
+        covered: BTreeMap::new(),
+    };
+    for path in &case_files(&tests_dir)? {
         let rel = path
             .strip_prefix(&tests_dir)
             .unwrap_or(path)
             .display()
             .to_string();
-        match world {
-            World::Policy => {
-                let file = testing::read(path)?;
-                for case in &file.cases {
-                    for e in &case.expect {
-                        covered
-                            .entry(e.rule.clone())
-                            .or_default()
-                            .insert(match e.status {
-                                Status::Pass => "pass",
-                                Status::Fail => "fail",
-                                Status::Error => "error",
-                            });
-                    }
-                    if !selected(opts, &rel, &case.name) {
-                        filtered_out += 1;
-                        continue;
-                    }
-                    let key = ensure(&mut plugins, rt, world, &base, &case.settings);
-                    cases.push(run_policy_case(&rel, case, &plugins[&key]));
-                }
-            }
-            World::Detector => {
-                let file = testing::read_events(path)?;
-                for case in &file.cases {
-                    for e in &case.expect {
-                        covered
-                            .entry(e.rule.clone())
-                            .or_default()
-                            .insert(if e.count > 0 { "alert" } else { "none" });
-                    }
-                    if !selected(opts, &rel, &case.name) {
-                        filtered_out += 1;
-                        continue;
-                    }
-                    let key = ensure(&mut plugins, rt, world, &base, &case.settings);
-                    cases.push(run_event_case(&rel, case, &plugins[&key]));
-                }
-            }
-        }
+        runner.file(path, &rel)?;
     }
-
-    let (want_a, want_b) = match world {
-        World::Policy => ("pass", "fail"),
-        World::Detector => ("alert", "none"),
-    };
-    let mut rules_without_cases = Vec::new();
-    let mut rules_one_sided = Vec::new();
-    for r in &rules {
-        match covered.get(&r.id) {
-            None => rules_without_cases.push(r.id.clone()),
-            Some(v) if !(v.contains(want_a) && v.contains(want_b)) => {
-                rules_one_sided.push(r.id.clone())
-            }
-            Some(_) => {}
-        }
-    }
+    let (rules_without_cases, rules_one_sided) = rule_coverage(world, &rules, &runner.covered);
+    let cases = runner.cases;
     let count = |o: Outcome| cases.iter().filter(|c| c.outcome == o).count();
     Ok(SuiteReport {
         plugin,
@@ -329,11 +314,102 @@ pub fn run(
         failed: count(Outcome::Failed),
         errors: count(Outcome::Error),
         cases,
-        filtered_out,
+        filtered_out: runner.filtered_out,
         rules_without_cases,
         rules_one_sided,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A suite in progress: the plugin loaded once per distinct case settings,
+/// the cases run so far, and what the cases expect of each rule.
+struct Runner<'a> {
+    rt: &'a Runtime,
+    world: World,
+    base: PluginSource,
+    opts: &'a SuiteOptions,
+    plugins: HashMap<String, Result<Loaded, String>>,
+    cases: Vec<CaseReport>,
+    filtered_out: usize,
+    /// rule id -> the verdicts its cases expect (policies: pass/fail; detectors: alert/none)
+    covered: BTreeMap<String, BTreeSet<&'static str>>,
+}
+
+impl Runner<'_> {
+    /// Run the cases of one file (`rel` names it in reports).
+    fn file(&mut self, path: &Path, rel: &str) -> Result<(), SuiteError> {
+        match self.world {
+            World::Policy => {
+                for case in &testing::read(path)?.cases {
+                    for e in &case.expect {
+                        self.expects(&e.rule, e.status.as_str());
+                    }
+                    if let Some(key) = self.select(rel, &case.name, &case.settings) {
+                        self.cases
+                            .push(run_policy_case(rel, case, &self.plugins[&key]));
+                    }
+                }
+            }
+            World::Detector => {
+                for case in &testing::read_events(path)?.cases {
+                    for e in &case.expect {
+                        self.expects(&e.rule, if e.count > 0 { "alert" } else { "none" });
+                    }
+                    if let Some(key) = self.select(rel, &case.name, &case.settings) {
+                        self.cases
+                            .push(run_event_case(rel, case, &self.plugins[&key]));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn expects(&mut self, rule: &str, verdict: &'static str) {
+        self.covered
+            .entry(rule.to_string())
+            .or_default()
+            .insert(verdict);
+    }
+
+    /// The key of the plugin loaded with the case's settings, unless the
+    /// filter leaves the case out.
+    fn select(&mut self, rel: &str, name: &str, settings: &Settings) -> Option<String> {
+        if !selected(self.opts, rel, name) {
+            self.filtered_out += 1;
+            return None;
+        }
+        Some(ensure(
+            &mut self.plugins,
+            self.rt,
+            self.world,
+            &self.base,
+            settings,
+        ))
+    }
+}
+
+/// Rules with no case at all, and rules whose cases never show both
+/// verdicts (pass and fail; alert and none).
+fn rule_coverage(
+    world: World,
+    rules: &[Rule],
+    covered: &BTreeMap<String, BTreeSet<&'static str>>,
+) -> (Vec<String>, Vec<String>) {
+    let (want_a, want_b) = match world {
+        World::Policy => ("pass", "fail"),
+        World::Detector => ("alert", "none"),
+    };
+    let mut without = Vec::new();
+    let mut one_sided = Vec::new();
+    for r in rules {
+        match covered.get(&r.id) {
+            None => without.push(r.id.clone()),
+            Some(v) if !(v.contains(want_a) && v.contains(want_b)) => one_sided.push(r.id.clone()),
+            Some(_) => {}
+        }
+    }
+    (without, one_sided)
 }
 
 type Settings = Option<serde_json::Map<String, serde_json::Value>>;
@@ -508,67 +584,4 @@ fn run_event_case(file: &str, case: &EventCase, plugin: &Result<Loaded, String>)
 /// Plugins are loaded for the subject's world only.
 fn unreachable_world() -> ! {
     unreachable!("a plugin of the other world was loaded for this suite")
-}
-
-/// The report as JUnit XML (one testsuite; a testcase per case).
-pub fn junit_xml(r: &SuiteReport) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"stance plugin test\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">\n",
-        r.cases.len(),
-        r.failed,
-        r.errors,
-        r.seconds
-    ));
-    out.push_str(&format!(
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{:.3}\">\n",
-        xml(&format!("{} {}", r.plugin, r.version)),
-        r.cases.len(),
-        r.failed,
-        r.errors,
-        r.seconds
-    ));
-    out.push_str(&format!(
-        "    <properties><property name=\"world\" value=\"{}\"/><property name=\"lang\" value=\"{}\"/><property name=\"component\" value=\"{}\"/><property name=\"rules_without_cases\" value=\"{}\"/></properties>\n",
-        r.world,
-        r.lang,
-        xml(&r.component),
-        xml(&r.rules_without_cases.join(","))
-    ));
-    for c in &r.cases {
-        out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&c.file),
-            xml(&c.name),
-            c.millis / 1000.0
-        ));
-        match c.outcome {
-            Outcome::Passed => out.push_str("/>\n"),
-            Outcome::Failed => out.push_str(&format!(
-                ">\n      <failure message=\"expectations not met\" type=\"mismatch\">{}</failure>\n    </testcase>\n",
-                xml(&c.diff.join("\n"))
-            )),
-            Outcome::Error => out.push_str(&format!(
-                ">\n      <error message=\"{}\" type=\"plugin\"/>\n    </testcase>\n",
-                xml(c.message.as_deref().unwrap_or(""))
-            )),
-        }
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-/// Text for XML: escaped, and without the control characters XML 1.0 cannot carry.
-fn xml(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| {
-            if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') {
-                '\u{fffd}'
-            } else {
-                c
-            }
-        })
-        .collect();
-    crate::report::html::esc(&clean)
 }

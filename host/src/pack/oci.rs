@@ -1,12 +1,13 @@
 //! Packs in OCI registries, as artifacts in the way wasm tools store
 //! components (docs/packs.md, "Sharing packs"): an OCI image manifest whose
 //! config is a small JSON document of our own media type and whose one layer
-//! is the signed pack archive, byte for byte. Also plain https downloads.
+//! is the signed pack archive, byte for byte.
 //!
 //! Registry credentials come from the docker config (`DOCKER_CONFIG` or
 //! `~/.docker/config.json`, `auths` entries); without one, access is
 //! anonymous. Plain http is used only for loopback registries, or for any
-//! with `--insecure`.
+//! with `--insecure`. Registry calls run on the process's one async
+//! runtime (`net`); oci-client keeps an HTTP client of its own.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,18 +31,21 @@ pub const PACK_CONFIG_MEDIA_TYPE: &str = "application/vnd.stance.pack.config.v1+
 /// The manifest media type (OCI image manifest v1).
 pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The largest archive fetched (what a pack may unpack to).
-const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+use super::fetch::MAX_ARCHIVE_BYTES;
 
 /// The config blob of a pack artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PackConfig {
+    /// The pack's name, from its manifest.
     pub name: String,
+    /// The pack's version, from its manifest.
     pub version: String,
     /// `sha256:…` of the archive (the layer).
     pub digest: String,
     /// The WIT package the pack's plugins were built for.
     pub wit: String,
+    /// The oldest Stance version the pack works with, from its manifest.
     pub min_stance_version: String,
 }
 
@@ -52,17 +56,22 @@ pub struct Pushed {
     pub tagged: String,
     /// `oci://REGISTRY/REPO@sha256:…`: the manifest by digest.
     pub pinned: String,
+    /// `sha256:…` of the manifest pushed.
     pub manifest_digest: String,
+    /// The config blob pushed.
     pub config: PackConfig,
 }
 
 /// What `pull` fetched.
 #[derive(Debug, Clone)]
 pub struct Pulled {
+    /// The pack archive (the layer), its digest checked against the manifest.
     pub archive: Vec<u8>,
     /// `oci://REGISTRY/REPO@sha256:…`.
     pub pinned: String,
+    /// `sha256:…` of the manifest pulled.
     pub manifest_digest: String,
+    /// The artifact's config blob.
     pub config: PackConfig,
 }
 
@@ -84,22 +93,8 @@ pub fn parse_reference(s: &str) -> anyhow::Result<Reference> {
     Ok(reference)
 }
 
-/// reqwest is built without a crypto provider of its own: use ring, as the
-/// AWS SDK does. Called before any client is built; a second install (the
-/// provider is already set) is harmless.
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the network runtime")
-}
-
-fn client(reference: &Reference, net: NetOptions) -> Client {
-    install_crypto_provider();
+fn client(reference: &Reference, net: &NetOptions) -> Client {
+    crate::net::install_crypto_provider();
     let registry = reference.resolve_registry().to_string();
     let protocol = if net.insecure || is_loopback(&registry) {
         ClientProtocol::HttpsExcept(vec![registry])
@@ -109,18 +104,18 @@ fn client(reference: &Reference, net: NetOptions) -> Client {
     Client::new(ClientConfig {
         protocol,
         platform_resolver: None,
-        connect_timeout: Some(std::time::Duration::from_secs(30)),
-        user_agent: concat!("stance/", env!("CARGO_PKG_VERSION")),
+        connect_timeout: Some(crate::net::CONNECT_TIMEOUT),
+        user_agent: crate::net::USER_AGENT,
         ..Default::default()
     })
 }
 
-/// The docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
-pub fn docker_config_path() -> Option<PathBuf> {
-    match std::env::var_os("DOCKER_CONFIG").filter(|p| !p.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir).join("config.json")),
-        None => dirs::home_dir().map(|h| h.join(".docker").join("config.json")),
-    }
+/// The docker config file: `config.json` in the docker configuration
+/// directory (`DOCKER_CONFIG`, else `~/.docker`; `Settings::docker_config`).
+pub fn docker_config_path(net: &NetOptions) -> Option<PathBuf> {
+    net.docker_config
+        .as_ref()
+        .map(|dir| dir.join("config.json"))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,8 +154,8 @@ fn normalize_registry(key: &str) -> String {
 }
 
 /// The credentials for `registry` from the docker config, else anonymous.
-pub fn registry_auth(registry: &str) -> anyhow::Result<RegistryAuth> {
-    let Some(path) = docker_config_path() else {
+pub fn registry_auth(registry: &str, net: &NetOptions) -> anyhow::Result<RegistryAuth> {
+    let Some(path) = docker_config_path(net) else {
         return Ok(RegistryAuth::Anonymous);
     };
     let text = match std::fs::read_to_string(&path) {
@@ -218,7 +213,7 @@ pub fn registry_auth(registry: &str) -> anyhow::Result<RegistryAuth> {
 }
 
 /// A hint for registry errors that are about credentials.
-fn auth_hint(e: &oci_client::errors::OciDistributionError) -> String {
+fn auth_hint(e: &oci_client::errors::OciDistributionError, net: &NetOptions) -> String {
     let text = e.to_string().to_ascii_lowercase();
     let about_auth = ["unauthorized", "not authorized", "authentication", "denied"]
         .iter()
@@ -226,7 +221,7 @@ fn auth_hint(e: &oci_client::errors::OciDistributionError) -> String {
     if !about_auth {
         return String::new();
     }
-    let config = docker_config_path()
+    let config = docker_config_path(net)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "~/.docker/config.json".into());
     format!(
@@ -351,12 +346,12 @@ pub fn push(
     let config_bytes = serde_json::to_vec(&config)?;
     let manifest = manifest_bytes(&archive, archive_bytes, &config_bytes)?;
     let manifest_digest = sha256(&manifest);
-    let auth = registry_auth(reference.resolve_registry())?;
-    let client = client(&reference, net);
+    let auth = registry_auth(reference.resolve_registry(), &net)?;
+    let client = client(&reference, &net);
     let fail = |what: &str, e: oci_client::errors::OciDistributionError| {
-        anyhow!("{target}: {what} failed: {e}{}", auth_hint(&e))
+        anyhow!("{target}: {what} failed: {e}{}", auth_hint(&e, &net))
     };
-    runtime()?.block_on(async {
+    crate::net::block_on(async {
         client
             .auth(&reference, &auth, RegistryOperation::Push)
             .await
@@ -384,7 +379,7 @@ pub fn push(
             .await
             .map_err(|e| fail("uploading the manifest", e))?;
         anyhow::Ok(())
-    })?;
+    })??;
     Ok(Pushed {
         tagged: target.to_string(),
         pinned: pinned(&reference, &manifest_digest),
@@ -398,12 +393,12 @@ pub fn push(
 /// is intact. Trust is checked by the caller (`verify`).
 pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
     let reference = parse_reference(source)?;
-    let auth = registry_auth(reference.resolve_registry())?;
-    let client = client(&reference, net);
+    let auth = registry_auth(reference.resolve_registry(), &net)?;
+    let client = client(&reference, &net);
     let fail = |what: &str, e: oci_client::errors::OciDistributionError| {
-        anyhow!("{source}: {what} failed: {e}{}", auth_hint(&e))
+        anyhow!("{source}: {what} failed: {e}{}", auth_hint(&e, &net))
     };
-    let (manifest_raw, manifest_digest, config_raw, archive) = runtime()?.block_on(async {
+    let (manifest_raw, manifest_digest, config_raw, archive) = crate::net::block_on(async {
         client
             .auth(&reference, &auth, RegistryOperation::Pull)
             .await
@@ -414,26 +409,7 @@ pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
             .map_err(|e| fail("fetching the manifest", e))?;
         let manifest: OciImageManifest = serde_json::from_slice(&raw)
             .with_context(|| format!("{source}: the manifest is not an OCI image manifest"))?;
-        if manifest.config.media_type != PACK_CONFIG_MEDIA_TYPE {
-            bail!(
-                "{source}: not a Stance pack: its config is `{}`, not `{PACK_CONFIG_MEDIA_TYPE}`",
-                manifest.config.media_type
-            );
-        }
-        let layers: Vec<_> = manifest
-            .layers
-            .iter()
-            .filter(|l| l.media_type == PACK_LAYER_MEDIA_TYPE)
-            .collect();
-        let [layer] = layers.as_slice() else {
-            bail!(
-                "{source}: a Stance pack artifact has exactly one `{PACK_LAYER_MEDIA_TYPE}` layer; this one has {}",
-                layers.len()
-            );
-        };
-        if layer.size < 0 || layer.size as u64 > MAX_ARCHIVE_BYTES {
-            bail!("{source}: the pack layer is {} bytes, over the 1 GiB limit", layer.size);
-        }
+        let layer = pack_layer(source, &manifest)?;
         let mut config = Vec::new();
         client
             .pull_blob(&reference, &manifest.config, &mut config)
@@ -441,18 +417,72 @@ pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
             .map_err(|e| fail("fetching the config", e))?;
         let mut archive = Vec::new();
         client
-            .pull_blob(&reference, *layer, &mut archive)
+            .pull_blob(&reference, layer, &mut archive)
             .await
             .map_err(|e| fail("fetching the pack layer", e))?;
-        if sha256(&config) != manifest.config.digest {
-            bail!("{source}: the config blob does not have its digest {}", manifest.config.digest);
-        }
-        if sha256(&archive) != layer.digest {
-            bail!("{source}: the pack layer does not have its digest {}", layer.digest);
-        }
+        check_digest(source, "the config blob", &config, &manifest.config.digest)?;
+        check_digest(source, "the pack layer", &archive, &layer.digest)?;
         anyhow::Ok((raw, digest, config, archive))
-    })?;
-    let computed = sha256(&manifest_raw);
+    })??;
+    check_pulled(
+        source,
+        &reference,
+        &manifest_raw,
+        &manifest_digest,
+        config_raw,
+        archive,
+    )
+}
+
+/// The one pack layer of a Stance pack artifact's manifest, within the size limit.
+fn pack_layer<'m>(
+    source: &str,
+    manifest: &'m OciImageManifest,
+) -> anyhow::Result<&'m oci_client::manifest::OciDescriptor> {
+    if manifest.config.media_type != PACK_CONFIG_MEDIA_TYPE {
+        bail!(
+            "{source}: not a Stance pack: its config is `{}`, not `{PACK_CONFIG_MEDIA_TYPE}`",
+            manifest.config.media_type
+        );
+    }
+    let layers: Vec<_> = manifest
+        .layers
+        .iter()
+        .filter(|l| l.media_type == PACK_LAYER_MEDIA_TYPE)
+        .collect();
+    let [layer] = layers.as_slice() else {
+        bail!(
+            "{source}: a Stance pack artifact has exactly one `{PACK_LAYER_MEDIA_TYPE}` layer; this one has {}",
+            layers.len()
+        );
+    };
+    if layer.size < 0 || layer.size as u64 > MAX_ARCHIVE_BYTES {
+        bail!(
+            "{source}: the pack layer is {} bytes, over the 1 GiB limit",
+            layer.size
+        );
+    }
+    Ok(layer)
+}
+
+fn check_digest(source: &str, what: &str, bytes: &[u8], digest: &str) -> anyhow::Result<()> {
+    if sha256(bytes) != digest {
+        bail!("{source}: {what} does not have its digest {digest}");
+    }
+    Ok(())
+}
+
+/// The manifest digest the reference pinned, the config against the
+/// archive, and the archive intact and naming the same pack.
+fn check_pulled(
+    source: &str,
+    reference: &Reference,
+    manifest_raw: &[u8],
+    manifest_digest: &str,
+    config_raw: Vec<u8>,
+    archive: Vec<u8>,
+) -> anyhow::Result<Pulled> {
+    let computed = sha256(manifest_raw);
     if let Some(want) = reference.digest()
         && computed != want
     {
@@ -463,7 +493,7 @@ pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
     }
     let config: PackConfig = serde_json::from_slice(&config_raw)
         .with_context(|| format!("{source}: the pack config is not valid"))?;
-    let pinned = pinned(&reference, &computed);
+    let pinned = pinned(reference, &computed);
     if config.digest != sha256(&archive) {
         bail!(
             "{source}: the config names archive {}, but the layer is {}",
@@ -486,49 +516,6 @@ pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
         pinned,
         manifest_digest: computed,
         config,
-    })
-}
-
-/// Downloads an archive over https (plain http only for loopback hosts,
-/// or with `--insecure`).
-pub fn fetch_url(url: &str, net: NetOptions) -> anyhow::Result<Vec<u8>> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("{url}: not a URL"))?;
-    let host = parsed.host_str().unwrap_or("").to_string();
-    let plain_ok = net.insecure || is_loopback(&host);
-    match parsed.scheme() {
-        "https" => {}
-        "http" if plain_ok => {}
-        "http" => bail!(
-            "{url}: plain http is allowed only for loopback hosts; use https, or pass --insecure"
-        ),
-        other => bail!("{url}: unsupported scheme {other}"),
-    }
-    install_crypto_provider();
-    runtime()?.block_on(async {
-        let client = reqwest::Client::builder()
-            .https_only(!plain_ok)
-            .user_agent(concat!("stance/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .context("building the http client")?;
-        let resp = client
-            .get(parsed)
-            .send()
-            .await
-            .with_context(|| format!("downloading {url}"))?
-            .error_for_status()
-            .with_context(|| format!("downloading {url}"))?;
-        if resp.content_length().is_some_and(|n| n > MAX_ARCHIVE_BYTES) {
-            bail!("{url}: the archive is over the 1 GiB limit");
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .with_context(|| format!("downloading {url}"))?;
-        if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
-            bail!("{url}: the archive is over the 1 GiB limit");
-        }
-        Ok(bytes.to_vec())
     })
 }
 

@@ -1,8 +1,11 @@
-//! Alerts as a table, JSON or CSV.
+//! Alerts as a table, JSON or CSV, and the summary of a detection run.
 
 use std::io::{self, Write};
 
 use super::{Format, table, write_csv, write_json};
+use crate::model::Severity;
+use crate::notify::Delivery;
+use crate::pipeline::DetectReport;
 use crate::store::AlertRow;
 
 const HEADER: &[&str] = &[
@@ -21,6 +24,9 @@ const HEADER: &[&str] = &[
     "message",
 ];
 
+/// Write stored alerts in `format`: every field in JSON, the main columns in
+/// CSV; severity, rule, time window, what, where and message in a table
+/// (`No alerts.` when there are none).
 pub fn write(out: &mut dyn Write, rows: &[AlertRow], format: Format) -> io::Result<()> {
     match format {
         Format::Json => write_json(out, &rows),
@@ -83,5 +89,95 @@ pub fn write(out: &mut dyn Write, rows: &[AlertRow], format: Format) -> io::Resu
             }
             writeln!(out, "{t}")
         }
+    }
+}
+
+/// The summary of a detection run on stderr: events, alerts by severity,
+/// rules, detectors, errors, and what each route did.
+pub fn summary(
+    e: &mut dyn Write,
+    r: &DetectReport,
+    deliveries: &[Delivery],
+    dry_run: bool,
+) -> io::Result<()> {
+    let t = &r.totals;
+    writeln!(
+        e,
+        "Detection run #{} of {} input file(s)\n  {} events ({} outside --since/--until) in {} batches, {:.2}s",
+        r.run_id,
+        t.files,
+        t.events,
+        t.out_of_range,
+        t.batches,
+        r.elapsed_ms / 1000.0
+    )?;
+    let sev: Vec<String> = Severity::ALL
+        .iter()
+        .map(|s| {
+            format!(
+                "{s} {}",
+                t.by_severity.get(s.as_str()).copied().unwrap_or(0)
+            )
+        })
+        .collect();
+    writeln!(
+        e,
+        "  alerts: {} new ({}), {} raised by an earlier run, {} suppressed",
+        t.alerts,
+        sev.join(", "),
+        t.duplicates,
+        t.suppressed
+    )?;
+    writeln!(
+        e,
+        "  rules: {} loaded, {} not loaded",
+        t.rules,
+        t.rule_errors.len()
+    )?;
+    for d in &r.detectors {
+        writeln!(
+            e,
+            "  plugin {} {} ({} rules, cache {}, {:.1} ms to load, {} state keys kept)",
+            d.name,
+            d.version,
+            d.rules,
+            d.cache,
+            d.load_ms,
+            t.state_keys.get(&d.name).copied().unwrap_or(0)
+        )?;
+    }
+    for err in &t.rule_errors {
+        writeln!(e, "  rule not loaded: {err}")?;
+    }
+    for err in &t.input_errors {
+        writeln!(e, "  input error: {err}")?;
+    }
+    for f in &r.failures {
+        writeln!(
+            e,
+            "  failed batch #{} of plugin {} ({} events): {}",
+            f.batch, f.plugin, f.assets, f.cause
+        )?;
+    }
+    for d in deliveries {
+        delivery(e, d, dry_run)?;
+    }
+    Ok(())
+}
+
+/// What one route did.
+fn delivery(e: &mut dyn Write, d: &Delivery, dry_run: bool) -> io::Result<()> {
+    match &d.error {
+        Some(err) => writeln!(
+            e,
+            "  route {}: FAILED after {} attempt(s): {err}",
+            d.destination, d.attempts
+        ),
+        None if dry_run => writeln!(
+            e,
+            "  route {}: would send {} alert(s) (dry run)",
+            d.destination, d.alerts
+        ),
+        None => writeln!(e, "  route {}: sent {} alert(s)", d.destination, d.alerts),
     }
 }

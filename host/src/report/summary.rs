@@ -3,8 +3,10 @@
 use std::io::{self, Write};
 
 use crate::model::Severity;
-use crate::scan::ScanReport;
+use crate::pipeline::ScanReport;
 
+/// Write the summary of a scan: totals by status, severity and lifecycle,
+/// each plugin's load, what was not collected, and the batches that failed.
 pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
     let t = &r.totals;
     let n = |k: &str| t.by_status.get(k).copied().unwrap_or(0);

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Where precompiled components live: `$STANCE_CACHE_DIR`, else the user's
-/// cache directory (`~/.cache/stance`), or nowhere when caching is off.
+/// Where precompiled components live (`Settings::cache_dir`: `STANCE_CACHE_DIR`,
+/// else `~/.cache/stance`), or nowhere when caching is off.
 #[derive(Debug, Clone)]
 pub struct ComponentCache {
     dir: Option<PathBuf>,
@@ -29,11 +29,14 @@ pub enum CacheOutcome {
 }
 
 impl CacheOutcome {
+    /// How long compiling or loading took.
     pub fn duration(self) -> Duration {
         match self {
             CacheOutcome::Hit(d) | CacheOutcome::Miss(d) | CacheOutcome::Disabled(d) => d,
         }
     }
+
+    /// `hit`, `miss` or `off`, as scan summaries show it.
     pub fn label(self) -> &'static str {
         match self {
             CacheOutcome::Hit(_) => "hit",
@@ -44,26 +47,26 @@ impl CacheOutcome {
 }
 
 impl ComponentCache {
-    /// The default location, honouring `STANCE_CACHE_DIR`.
-    pub fn from_env() -> ComponentCache {
-        let dir = std::env::var_os("STANCE_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| dirs::cache_dir().map(|d| d.join("stance")));
+    /// The cache under `dir` (its `components/`), or no cache.
+    pub fn new(dir: Option<&Path>) -> ComponentCache {
         ComponentCache {
             dir: dir.map(|d| d.join("components")),
         }
     }
 
+    /// The cache under `dir` (its `components/`).
     pub fn at(dir: &Path) -> ComponentCache {
         ComponentCache {
             dir: Some(dir.join("components")),
         }
     }
 
+    /// No cache: every load compiles.
     pub fn disabled() -> ComponentCache {
         ComponentCache { dir: None }
     }
 
+    /// The directory of precompiled artifacts (`DIR/components`); `None` when caching is off.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
     }

@@ -12,7 +12,7 @@ use wasmtime::{Config, Engine, OptLevel};
 
 use super::bindings;
 use super::cache::ComponentCache;
-use super::host_api::StoreData;
+use super::host_api::CallData;
 
 /// How often the engine's epoch advances: the granularity of deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -20,6 +20,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Native stack a plugin's wasm frames may use before the call traps.
 pub const MAX_WASM_STACK: usize = 1 << 20;
 
+/// The wasm engine could not be configured or linked; the payload is wasmtime's message.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot start the wasm runtime: {0}")]
 pub struct RuntimeError(pub String);
@@ -27,12 +28,16 @@ pub struct RuntimeError(pub String);
 /// A configured engine with its linker and component cache.
 pub struct Runtime {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<StoreData>,
+    pub(crate) linker: Linker<CallData>,
     pub(crate) cache: ComponentCache,
     ticker: Option<Ticker>,
 }
 
 impl Runtime {
+    /// Configure the engine (component model, epoch deadlines, stack limit),
+    /// link WASI (every store gets an empty context) and the host imports of
+    /// both worlds, and start the epoch thread, which stops when the runtime
+    /// is dropped.
     pub fn new(cache: ComponentCache) -> Result<Runtime, RuntimeError> {
         let mut config = Config::new();
         config
@@ -43,19 +48,19 @@ impl Runtime {
             .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| RuntimeError(e.to_string()))?;
 
-        let mut linker: Linker<StoreData> = Linker::new(&engine);
+        let mut linker: Linker<CallData> = Linker::new(&engine);
         // WASI is linked so that components built by ordinary toolchains
         // instantiate, but every store gets an empty context: no
         // preopened directories, no environment, no sockets (see host_api).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| RuntimeError(e.to_string()))?;
-        bindings::policy::Policy::add_to_linker::<StoreData, HasSelf<StoreData>>(
+        bindings::policy::Policy::add_to_linker::<CallData, HasSelf<CallData>>(
             &mut linker,
             |data| data,
         )
         .map_err(|e| RuntimeError(e.to_string()))?;
         // Detectors also import the host-kept key-value state (host_api).
-        bindings::detector::stance::plugin::state::add_to_linker::<StoreData, HasSelf<StoreData>>(
+        bindings::detector::stance::plugin::state::add_to_linker::<CallData, HasSelf<CallData>>(
             &mut linker,
             |data| data,
         )
@@ -70,6 +75,7 @@ impl Runtime {
         })
     }
 
+    /// Where this runtime keeps precompiled components.
     pub fn cache(&self) -> &ComponentCache {
         &self.cache
     }

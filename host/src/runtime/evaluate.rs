@@ -7,29 +7,24 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::plugin::{Plugin, PluginFailure};
-use crate::model::{self, Asset, Finding, Status};
-
-/// A failed batch, as recorded in the scan.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct FailureRecord {
-    pub plugin: String,
-    pub plugin_version: String,
-    pub rule_id: Option<String>,
-    pub batch: usize,
-    pub assets: usize,
-    pub kind: String,
-    pub cause: String,
-}
+use super::failure::PluginFailure;
+use super::policy::PolicyPlugin;
+use crate::model::{self, Asset, FailureRecord, Finding, Status};
 
 /// What one batch produced.
 #[derive(Debug)]
 pub struct BatchOutcome {
+    /// The plugin's index in the slice the plan was made for.
     pub plugin: usize,
+    /// The batch's index among that plugin's batches, from 0.
     pub batch: usize,
+    /// Assets in the batch.
     pub assets: usize,
+    /// The findings; when the batch failed, one `error` finding per (rule, asset) it covered.
     pub findings: Vec<Finding>,
+    /// Why the batch failed; `None` when it ran.
     pub failure: Option<FailureRecord>,
+    /// Wall time of the plugin call.
     pub elapsed: Duration,
 }
 
@@ -46,7 +41,7 @@ pub struct EvaluationPlan<'a> {
 
 impl<'a> EvaluationPlan<'a> {
     /// Each plugin gets only the assets its rules read, in batches of `batch_size`.
-    pub fn new(plugins: &[Plugin], assets: &'a [Asset], batch_size: usize) -> Self {
+    pub fn new(plugins: &[PolicyPlugin], assets: &'a [Asset], batch_size: usize) -> Self {
         let batch_size = batch_size.max(1);
         let mut jobs = Vec::new();
         for (p, plugin) in plugins.iter().enumerate() {
@@ -65,19 +60,20 @@ impl<'a> EvaluationPlan<'a> {
         EvaluationPlan { jobs }
     }
 
+    /// How many batches the plan holds (0 when no plugin wants any asset).
     pub fn batches(&self) -> usize {
         self.jobs.len()
     }
 
     /// Run every batch, in parallel, handing each outcome to `sink` as it completes.
-    pub fn run(&self, plugins: &[Plugin], sink: impl Fn(BatchOutcome) + Sync + Send) {
+    pub fn run(&self, plugins: &[PolicyPlugin], sink: impl Fn(BatchOutcome) + Sync + Send) {
         self.jobs
             .par_iter()
             .for_each(|job| sink(run_job(&plugins[job.plugin], job)));
     }
 }
 
-fn run_job(plugin: &Plugin, job: &Job<'_>) -> BatchOutcome {
+fn run_job(plugin: &PolicyPlugin, job: &Job<'_>) -> BatchOutcome {
     let start = Instant::now();
     let result = plugin.evaluate(&job.assets);
     let elapsed = start.elapsed();
@@ -105,15 +101,7 @@ fn run_job(plugin: &Plugin, job: &Job<'_>) -> BatchOutcome {
                 batch: job.batch,
                 assets: job.assets.len(),
                 findings: error_findings(plugin, &job.assets, &failure),
-                failure: Some(FailureRecord {
-                    plugin: plugin.name.clone(),
-                    plugin_version: plugin.version.clone(),
-                    rule_id: failure.rule_id().map(str::to_string),
-                    batch: job.batch,
-                    assets: job.assets.len(),
-                    kind: failure.kind().to_string(),
-                    cause: failure.to_string(),
-                }),
+                failure: Some(plugin.failure_record(&failure, job.batch, job.assets.len())),
                 elapsed,
             }
         }
@@ -124,7 +112,7 @@ fn run_job(plugin: &Plugin, job: &Job<'_>) -> BatchOutcome {
 /// its result there becomes `error`, naming the field and the failed call,
 /// instead of a verdict on a `null` (rules that declare no reads are
 /// assumed to read every field).
-fn undecidable_on_gaps(plugin: &Plugin, assets: &[&Asset], findings: &mut [Finding]) {
+fn undecidable_on_gaps(plugin: &PolicyPlugin, assets: &[&Asset], findings: &mut [Finding]) {
     if assets.iter().all(|a| a.gaps.is_empty()) {
         return;
     }
@@ -155,7 +143,11 @@ fn undecidable_on_gaps(plugin: &Plugin, assets: &[&Asset], findings: &mut [Findi
 }
 
 /// One `error` finding for every (rule, asset) of a failed batch.
-pub fn error_findings(plugin: &Plugin, assets: &[&Asset], failure: &PluginFailure) -> Vec<Finding> {
+pub fn error_findings(
+    plugin: &PolicyPlugin,
+    assets: &[&Asset],
+    failure: &PluginFailure,
+) -> Vec<Finding> {
     let message = format!("plugin {} {failure}", plugin.name);
     let mut out = Vec::new();
     for asset in assets {

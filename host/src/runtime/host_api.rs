@@ -24,7 +24,10 @@ const MAX_LOG_LINE: usize = 4096;
 /// explain a trap, e.g. a panic message.
 pub(crate) const STDERR_CAPTURE: usize = 64 * 1024;
 
-pub(crate) struct StoreData {
+/// What one call's wasmtime store holds: the empty WASI context, the
+/// memory limiter, the plugin's name and settings, and (for detectors) the
+/// journaled state.
+pub(crate) struct CallData {
     wasi: WasiCtx,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
@@ -35,13 +38,13 @@ pub(crate) struct StoreData {
     pub state: Option<CallState>,
 }
 
-impl StoreData {
+impl CallData {
     pub fn new(
         plugin: Arc<str>,
         settings: Arc<str>,
         max_memory: usize,
         stderr: MemoryOutputPipe,
-    ) -> StoreData {
+    ) -> CallData {
         let wasi = WasiCtxBuilder::new()
             .stdout(stderr.clone())
             .stderr(stderr)
@@ -58,7 +61,7 @@ impl StoreData {
             ]))
             .insecure_random_seed(0x5354_414e_4345)
             .build();
-        StoreData {
+        CallData {
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter {
@@ -73,7 +76,7 @@ impl StoreData {
     }
 }
 
-impl WasiView for StoreData {
+impl WasiView for CallData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
@@ -105,9 +108,9 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-impl types::Host for StoreData {}
+impl types::Host for CallData {}
 
-impl Host for StoreData {
+impl Host for CallData {
     fn log(&mut self, level: Level, message: String) {
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
@@ -140,7 +143,7 @@ impl Host for StoreData {
     }
 }
 
-impl super::bindings::detector::stance::plugin::state::Host for StoreData {
+impl super::bindings::detector::stance::plugin::state::Host for CallData {
     fn get(&mut self, key: String) -> Option<Vec<u8>> {
         self.state.as_ref().and_then(|s| s.get(&key))
     }

@@ -1,7 +1,8 @@
 //! Loading a plugin, for either world: the checks before and after
 //! `describe` (a component of the expected world and a compatible WIT
 //! version, importing only what is granted, compiled through the cache,
-//! linked; then the rules and settings it declares). Calls live elsewhere.
+//! linked; then the rules and settings it declares), and the errors that
+//! refuse a plugin ([`PluginLoadError`]). Calls live in `plugin`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -12,14 +13,117 @@ use wasmtime::component::Component;
 use super::WIT_VERSION;
 use super::bindings::policy::stance::plugin::types as wit;
 use super::cache::{CacheOutcome, digest};
+use super::convert::severity;
 use super::engine::Runtime;
-use super::host_api::StoreData;
-use super::plugin::{PluginFailure, PluginLoadError, PluginSource, SettingSpec, World, severity};
+use super::failure::PluginFailure;
+use super::host_api::CallData;
+use super::source::{PluginSource, SettingSpec, World};
 use crate::model::{self, Rule};
 
 /// The component layer's preamble (`\0asm` + version 0x0d + layer 1).
 const COMPONENT_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 const CORE_MODULE_HEADER: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/// Why a plugin was refused at load; each message names the plugin's origin
+/// and, where there is one, the remedy.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginLoadError {
+    /// The bytes are not a wasm component (a core module, another encoding, or not wasm).
+    #[error(
+        "{origin}: not a WebAssembly component ({detail}); build plugins for the component model (cargo build --target wasm32-wasip2, componentize-py, componentize-js)"
+    )]
+    NotAComponent {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// What the header says instead.
+        detail: String,
+    },
+    /// wasmtime could not compile (or load the cached artifact of) the component.
+    #[error("{origin}: cannot compile the component: {message}")]
+    Compile {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// wasmtime's message.
+        message: String,
+    },
+    /// The component exports neither plugin interface.
+    #[error(
+        "{origin}: exports no Stance plugin interface (it exports: {found}); a plugin exports stance:plugin/policy-plugin or stance:plugin/detector-plugin"
+    )]
+    NotAPlugin {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// What it exports, comma-separated, or `nothing`.
+        found: String,
+    },
+    /// The component was built for a WIT version this host is not compatible with.
+    #[error(
+        "{origin}: built for stance:plugin@{found}, but this Stance speaks stance:plugin@{expected}; rebuild the plugin against the wit/ of this Stance version"
+    )]
+    IncompatibleWit {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// The version the component exports.
+        found: String,
+        /// The version this host speaks ([`WIT_VERSION`]).
+        expected: String,
+    },
+    /// The component imports interfaces the host does not grant.
+    #[error(
+        "{origin}: imports {imports}, which Stance does not provide; plugins may import only stance:plugin/host, stance:plugin/state and WASI"
+    )]
+    UnknownImports {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// The refused imports, comma-separated.
+        imports: String,
+    },
+    /// The component implements the other world than the command runs.
+    #[error("{origin}: is a {found} plugin, but this command runs {expected} plugins")]
+    WrongWorld {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// The world the component implements.
+        found: &'static str,
+        /// The world the command runs.
+        expected: &'static str,
+    },
+    /// The component's imports could not be linked to the host's.
+    #[error("{origin}: cannot link the component's imports: {message}")]
+    Link {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// wasmtime's message.
+        message: String,
+    },
+    /// The `describe` call failed: it trapped, panicked, timed out or broke a limit.
+    #[error("{origin}: describe {failure}")]
+    Describe {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// How the call failed.
+        failure: PluginFailure,
+    },
+    /// The settings are not an object, do not match what the plugin
+    /// declares, or the plugin refused them in `describe`.
+    #[error("{origin}: {who} refused its settings: {message}")]
+    Settings {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// `plugin NAME`, or `the plugin` when it failed before naming itself.
+        who: String,
+        /// What is wrong with them.
+        message: String,
+    },
+    /// `describe` answered with an empty name or version, or invalid rules or settings.
+    #[error("{origin}: describes itself wrongly: {message}")]
+    InvalidInfo {
+        /// The plugin's origin: a path, or `builtin:NAME`.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
 
 /// A component checked and compiled for one world, not yet described.
 pub(crate) struct Prepared {
@@ -27,7 +131,7 @@ pub(crate) struct Prepared {
     pub compile: CacheOutcome,
     pub world: World,
     pub wit_version: String,
-    pub instance_pre: wasmtime::component::InstancePre<StoreData>,
+    pub instance_pre: wasmtime::component::InstancePre<CallData>,
     pub settings: serde_json::Value,
     pub settings_json: Arc<str>,
 }
@@ -334,4 +438,45 @@ pub fn check_settings(settings: &serde_json::Value, spec: &[SettingSpec]) -> Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wit_versions_are_semver_compatible() {
+        assert!(compatible("0.1.0", "0.1.0"));
+        assert!(compatible("0.1.7", "0.1.0"));
+        assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(compatible("1.4.0", "1.0.0"));
+        assert!(!compatible("2.0.0", "1.0.0"));
+        assert!(!compatible("unversioned", "0.1.0"));
+    }
+
+    #[test]
+    fn settings_are_checked_against_the_declaration() {
+        let spec = vec![SettingSpec {
+            name: "tags".into(),
+            description: "tags".into(),
+            required: true,
+            kind: "array".into(),
+        }];
+        assert!(check_settings(&serde_json::json!({"tags": []}), &spec).is_ok());
+        assert!(
+            check_settings(&serde_json::json!({}), &spec)
+                .unwrap_err()
+                .contains("required")
+        );
+        assert!(
+            check_settings(&serde_json::json!({"tags": "x"}), &spec)
+                .unwrap_err()
+                .contains("kind array")
+        );
+        assert!(
+            check_settings(&serde_json::json!({"tags": [], "x": 1}), &spec)
+                .unwrap_err()
+                .contains("unknown setting `x`")
+        );
+    }
 }

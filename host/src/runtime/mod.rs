@@ -1,27 +1,44 @@
 //! The sandboxed plugin runtime: one wasmtime engine, a cache of precompiled
-//! components, the host side of the WIT imports, and the evaluation of asset
-//! batches with limits and containment; detectors (event batches, with a
-//! journaled key-value state) likewise. It knows nothing of SQLite, the CLI
-//! or where assets came from.
+//! components, the host side of the WIT imports, and calls into plugins with
+//! limits and containment.
+//!
+//! Layout, along a plugin's life: the shared vocabulary ([`source`]: what to
+//! load, which world; [`failure`]: why a call failed), loading ([`load`]: the
+//! checks of the WIT contract), the loaded-plugin core both worlds share
+//! ([`plugin`]), then each world's plugin ([`policy`], [`detector`] with its
+//! journaled [`state`]) and the parallel evaluation of asset batches
+//! ([`evaluate`]).
+//!
+//! It knows nothing of the store, the CLI, reports or where assets and
+//! events came from: it takes plugin sources and batches, and returns
+//! findings, alerts and failures.
 
 mod bindings;
 pub mod builtin;
 pub mod cache;
+mod convert;
 pub mod detector;
 pub mod engine;
 pub mod evaluate;
+pub mod failure;
 mod host_api;
 pub mod limits;
-mod load;
+pub mod load;
 pub mod plugin;
+pub mod policy;
+pub mod source;
 pub mod state;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use detector::DetectorPlugin;
 pub use engine::Runtime;
-pub use evaluate::{BatchOutcome, EvaluationPlan, FailureRecord};
+pub use evaluate::{BatchOutcome, EvaluationPlan};
+pub use failure::PluginFailure;
 pub use limits::Limits;
-pub use plugin::{Plugin, PluginFailure, PluginSource, World};
+pub use load::{PluginLoadError, check_settings, compatible};
+pub use plugin::LoadedPlugin;
+pub use policy::PolicyPlugin;
+pub use source::{PluginSource, SettingSpec, World};
 pub use state::{DetectorState, StateQuota};
 
 /// The version of the WIT package (`wit/stance-plugin.wit`) this host speaks.

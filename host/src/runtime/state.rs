@@ -11,9 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// and small enough that a hostile plugin cannot fill the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateQuota {
-    /// Total bytes of keys and values.
+    /// Total bytes of keys and values (64 MiB by default).
     pub max_bytes: usize,
+    /// Number of keys (100,000 by default).
     pub max_keys: usize,
+    /// Length of one key, in bytes (1 KiB by default).
     pub max_key_bytes: usize,
 }
 
@@ -49,18 +51,22 @@ impl DetectorState {
         }
     }
 
+    /// Number of keys.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Total bytes of keys and values, what [`StateQuota::max_bytes`] caps.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
+    /// The value of `key`, if it is set.
     pub fn get(&self, key: &str) -> Option<&[u8]> {
         self.entries.get(key).map(Vec::as_slice)
     }
@@ -94,13 +100,14 @@ impl DetectorState {
 
 /// The state during one call, with what is needed to undo it.
 #[derive(Debug)]
-pub struct CallState {
+pub(crate) struct CallState {
     state: DetectorState,
     /// Each key touched by the call, with its value before the call.
     undo: BTreeMap<String, Option<Vec<u8>>>,
 }
 
 impl CallState {
+    /// Start a call over `state`, with nothing to undo yet.
     pub fn begin(state: DetectorState) -> CallState {
         CallState {
             state,
@@ -129,10 +136,13 @@ impl CallState {
         }
     }
 
+    /// The value of `key` as the call sees it.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.state.entries.get(key).cloned()
     }
 
+    /// Set `key` to `value`; refused, with the limit in the message, when
+    /// the key is too long or the state would exceed its quota of bytes or keys.
     pub fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
         let q = self.state.quota;
         if key.len() > q.max_key_bytes {
@@ -161,6 +171,7 @@ impl CallState {
         Ok(())
     }
 
+    /// Remove `key`; nothing happens when it is not set.
     pub fn delete(&mut self, key: String) {
         if self.state.entries.contains_key(&key) {
             self.touch(&key);
@@ -168,6 +179,7 @@ impl CallState {
         }
     }
 
+    /// Every key that starts with `prefix`, in byte order (all keys for `""`).
     pub fn keys(&self, prefix: &str) -> Vec<String> {
         self.state
             .entries

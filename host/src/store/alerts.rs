@@ -10,17 +10,20 @@ use serde::{Deserialize, Serialize};
 
 use super::writer::severity_rank;
 use super::{Result, Store};
-use crate::events::Alert;
+use crate::model::Alert;
+use crate::model::FailureRecord;
 use crate::model::{Evidence, Severity};
-use crate::runtime::FailureRecord;
 
 /// Counts of a finished run, as stored in `detection_runs.summary`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunTotals {
+    /// Files, objects and stdin read (or tried).
     pub files: usize,
+    /// Events handed to the detectors (inside the time range).
     pub events: usize,
     /// Events left out by `--since`/`--until`.
     pub out_of_range: usize,
+    /// Batches of events handed to the detectors.
     pub batches: usize,
     /// Alerts raised for the first time.
     pub alerts: usize,
@@ -31,17 +34,20 @@ pub struct RunTotals {
     pub suppressed: usize,
     /// New alerts by severity.
     pub by_severity: BTreeMap<String, usize>,
+    /// Detector calls that failed (trap, timeout, limit, plugin error); their events raised no alerts there.
     pub failed_batches: usize,
+    /// Rules run: Sigma rules loaded plus the rules of the other detector plugins.
     pub rules: usize,
     /// Rules that did not load (`stance rules check` says why).
     pub rule_errors: Vec<String>,
     /// Inputs that could not be read in full.
     pub input_errors: Vec<String>,
-    /// Detector state kept after the run: keys and bytes, by plugin.
+    /// Keys of detector state kept after the run, by plugin.
     pub state_keys: BTreeMap<String, usize>,
 }
 
 impl RunTotals {
+    /// Whether a batch failed, a rule did not load or an input was not read in full.
     pub fn has_errors(&self) -> bool {
         self.failed_batches > 0 || !self.rule_errors.is_empty() || !self.input_errors.is_empty()
     }
@@ -50,24 +56,41 @@ impl RunTotals {
 /// A stored alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertRow {
+    /// The alert's row id.
     pub id: i64,
+    /// The detection run that raised it.
     pub run_id: i64,
+    /// Its identity across runs (the model's `alert_fingerprint`).
     pub fingerprint: String,
     /// An earlier run raised the same alert.
     pub duplicate: bool,
+    /// The rule that matched.
     pub rule_id: String,
+    /// The rule's title.
     pub title: String,
+    /// The detector plugin that carries the rule.
     pub plugin: String,
+    /// The plugin's version.
     pub plugin_version: String,
+    /// How bad.
     pub severity: Severity,
+    /// One line saying what happened.
     pub message: String,
+    /// The events that matched.
     pub event_ids: Vec<String>,
+    /// A correlation's group (e.g. the user); `None` for single-event rules.
     pub group_key: Option<String>,
+    /// Start of the matched window (RFC 3339).
     pub window_start: String,
+    /// End of the matched window (RFC 3339); the same as the start for one event.
     pub window_end: String,
+    /// The fields that made the match.
     pub evidence: Vec<Evidence>,
+    /// Account of the first matched event (empty when unknown).
     pub account: String,
+    /// Region of the first matched event (empty when unknown).
     pub region: String,
+    /// Log source of the first matched event, such as `aws_cloudtrail`.
     pub source: String,
     /// The suppression that silenced this alert.
     pub suppressed_by: Option<i64>,
@@ -77,14 +100,20 @@ pub struct AlertRow {
 /// field = value) are stored silenced until `until` (RFC 3339, UTC).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Suppression {
+    /// The suppression's id, what `stance alerts unsuppress` takes.
     pub id: i64,
+    /// The rule whose alerts it silences.
     pub rule_id: String,
+    /// Only alerts of this correlation group; any group when `None`.
     pub group_key: Option<String>,
     /// `(field, value)` pairs: `account`, `region`, `source`, `plugin`,
     /// `title`, `message`, or an evidence path.
     pub matches: Vec<(String, String)>,
+    /// When it expires (RFC 3339, UTC).
     pub until: String,
+    /// Why, as given by whoever added it.
     pub reason: String,
+    /// When it was added (RFC 3339, UTC).
     pub created_at: String,
 }
 
@@ -125,14 +154,22 @@ impl Suppression {
     }
 }
 
+/// A complete detection run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DetectionRunRow {
+    /// The run's id.
     pub id: i64,
+    /// When it started (RFC 3339, UTC).
     pub started_at: String,
+    /// When it committed (RFC 3339, UTC).
     pub finished_at: String,
+    /// Its inputs, as given (files, directories, `s3://` locations, `-`).
     pub inputs: Vec<String>,
+    /// The version of Stance that ran it.
     pub stance_version: String,
+    /// Its counts.
     pub totals: RunTotals,
+    /// Its failed batches, in batch order.
     pub failures: Vec<FailureRecord>,
 }
 
@@ -141,17 +178,24 @@ pub struct DetectionRunRow {
 pub struct AlertFilter {
     /// One run; all runs when `None`.
     pub run: Option<i64>,
+    /// Only these severities; any when empty.
     pub severities: Vec<Severity>,
+    /// Only this severity and worse.
     pub min_severity: Option<Severity>,
+    /// Only these rules; any when empty.
     pub rules: Vec<String>,
     /// Only alerts whose window ends at or after this RFC 3339 time.
     pub since: Option<String>,
+    /// Also alerts an earlier run already raised.
     pub include_duplicates: bool,
     /// Also alerts a suppression silenced.
     pub include_suppressed: bool,
+    /// At most this many rows; all when `None`.
     pub limit: Option<usize>,
 }
 
+/// One detection run being written: an immediate transaction that
+/// [`DetectionWriter::finish`] commits; dropped without it, nothing of the run is kept.
 pub struct DetectionWriter<'c> {
     tx: Transaction<'c>,
     run_id: i64,
@@ -240,6 +284,7 @@ impl Store {
         Ok(DetectionWriter { tx, run_id })
     }
 
+    /// The newest complete detection run; `None` when there is none.
     pub fn latest_detection_run_id(&self) -> Result<Option<i64>> {
         Ok(self
             .conn
@@ -348,37 +393,13 @@ impl Store {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-            let sev: String = r.get(8)?;
-            let ids: String = r.get(10)?;
-            let evidence: String = r.get(14)?;
-            Ok(AlertRow {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                fingerprint: r.get(2)?,
-                duplicate: r.get::<_, i64>(3)? != 0,
-                rule_id: r.get(4)?,
-                title: r.get(5)?,
-                plugin: r.get(6)?,
-                plugin_version: r.get(7)?,
-                severity: sev.parse().unwrap_or(Severity::Info),
-                message: r.get(9)?,
-                event_ids: serde_json::from_str(&ids).unwrap_or_default(),
-                group_key: r.get(11)?,
-                window_start: r.get(12)?,
-                window_end: r.get(13)?,
-                evidence: serde_json::from_str(&evidence).unwrap_or_default(),
-                account: r.get(15)?,
-                region: r.get(16)?,
-                source: r.get(17)?,
-                suppressed_by: r.get(18)?,
-            })
-        })?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), alert_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 
 impl DetectionWriter<'_> {
+    /// The id of the run being written.
     pub fn run_id(&self) -> i64 {
         self.run_id
     }
@@ -428,6 +449,7 @@ impl DetectionWriter<'_> {
         Ok(fresh)
     }
 
+    /// Record a failed batch of the run.
     pub fn add_failure(&mut self, f: &FailureRecord) -> Result<()> {
         self.tx.execute(
             "INSERT INTO detection_failures (run_id, plugin, plugin_version, rule_id, batch, events, kind, cause)
@@ -483,4 +505,32 @@ impl DetectionWriter<'_> {
         self.tx.commit()?;
         Ok(())
     }
+}
+
+/// A row of the alerts query.
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    let sev: String = r.get(8)?;
+    let ids: String = r.get(10)?;
+    let evidence: String = r.get(14)?;
+    Ok(AlertRow {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        fingerprint: r.get(2)?,
+        duplicate: r.get::<_, i64>(3)? != 0,
+        rule_id: r.get(4)?,
+        title: r.get(5)?,
+        plugin: r.get(6)?,
+        plugin_version: r.get(7)?,
+        severity: sev.parse().unwrap_or(Severity::Info),
+        message: r.get(9)?,
+        event_ids: serde_json::from_str(&ids).unwrap_or_default(),
+        group_key: r.get(11)?,
+        window_start: r.get(12)?,
+        window_end: r.get(13)?,
+        evidence: serde_json::from_str(&evidence).unwrap_or_default(),
+        account: r.get(15)?,
+        region: r.get(16)?,
+        source: r.get(17)?,
+        suppressed_by: r.get(18)?,
+    })
 }

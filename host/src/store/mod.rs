@@ -6,6 +6,8 @@
 mod alerts;
 mod migrations;
 mod query;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -20,41 +22,45 @@ pub use writer::{ScanMeta, ScanTotals, ScanWriter};
 /// How long a writer waits for another process's scan to commit.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be opened, configured or migrated.
     #[error("{path}: cannot open the database: {source}")]
     Open {
+        /// The database file.
         path: PathBuf,
+        /// SQLite's error.
         source: rusqlite::Error,
     },
+    /// The database's schema is newer than this Stance knows.
     #[error("{path}: {message}")]
-    Schema { path: PathBuf, message: String },
+    Schema {
+        /// The database file.
+        path: PathBuf,
+        /// Both versions, and what to do.
+        message: String,
+    },
+    /// A query or a write failed.
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// The database's directory could not be created.
     #[error("cannot create {path}: {source}")]
     Dir {
+        /// The directory.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
 
+/// The result of a store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// An open Stance database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-}
-
-/// `--db`, else `STANCE_DB_PATH`, else `~/.stance/stance.db`.
-pub fn default_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("STANCE_DB_PATH") {
-        return PathBuf::from(p);
-    }
-    dirs::home_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".stance")
-        .join("stance.db")
 }
 
 impl Store {
@@ -98,10 +104,12 @@ impl Store {
         })
     }
 
+    /// The database file, as given to [`Store::open`].
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The schema version of the database (SQLite's `user_version`), after migration.
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn

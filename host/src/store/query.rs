@@ -9,46 +9,80 @@ use super::writer::{ScanTotals, severity_rank};
 use super::{Result, Store};
 use crate::model::{ComplianceRef, Evidence, Remediation, Severity, Status};
 
+/// A complete scan (`stance scans`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanRow {
+    /// The scan's id.
     pub id: i64,
+    /// When it started (RFC 3339, UTC).
     pub started_at: String,
+    /// When it committed (RFC 3339, UTC).
     pub finished_at: String,
+    /// What was scanned, such as `snapshot:examples/demo-account.json`.
     pub source: String,
+    /// The cloud provider, such as `aws`.
     pub provider: String,
+    /// The accounts and regions covered, such as `aws:123456789012:eu-west-1,us-east-1`;
+    /// lifecycle compares scans of the same scope.
     pub scope: String,
+    /// The version of Stance that ran it.
     pub stance_version: String,
+    /// Assets stored.
     pub assets: i64,
+    /// Its counts, as stored when it committed.
     pub summary: ScanTotals,
 }
 
+/// The asset a finding is about (`resource` in JSON).
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceRef {
+    /// The asset's id.
     pub id: String,
+    /// Its resource type (`type` in JSON).
     #[serde(rename = "type")]
     pub resource_type: String,
+    /// Its name; empty when the asset is not stored (an imported finding's resource).
     pub name: String,
+    /// Its account.
     pub account: String,
+    /// Its region.
     pub region: String,
 }
 
+/// A stored finding with its rule and asset (`docs/output-schema.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FindingRow {
+    /// The scan that produced it.
     pub scan_id: i64,
+    /// Its identity across scans: (rule id, resource id) hashed.
     pub fingerprint: String,
+    /// The rule's id.
     pub rule_id: String,
+    /// The rule's title; its id when the rule is not stored.
     pub title: String,
+    /// The plugin that evaluated the rule.
     pub plugin: String,
+    /// The plugin's version.
     pub plugin_version: String,
+    /// The rule's severity, unless the plugin overrode it for this finding.
     pub severity: Severity,
+    /// `pass`, `fail` or `error`.
     pub status: Status,
+    /// `new`, `recurring` or `reopened` for a failure, `resolved` for a pass that failed last time; else `None`.
     pub lifecycle: Option<String>,
+    /// The asset it is about.
     pub resource: ResourceRef,
+    /// The plugin's message.
     pub message: String,
+    /// What the rule looked at.
     pub evidence: Vec<Evidence>,
+    /// The rule's compliance mappings.
     pub compliance: Vec<ComplianceRef>,
+    /// How to fix a failure, from the rule.
     pub remediation: Remediation,
+    /// For a failure: the first scan time it failed in this scope (RFC 3339).
     pub first_seen: Option<String>,
+    /// For a failure: the latest scan time it failed in this scope (RFC 3339).
     pub last_seen: Option<String>,
     /// `stance` for Stance's own rules; `securityhub`, `inspector2` for imported findings.
     pub source: String,
@@ -58,17 +92,22 @@ pub struct FindingRow {
     pub details: Option<serde_json::Value>,
 }
 
+/// Which findings to list.
 #[derive(Debug, Clone, Default)]
 pub struct FindingFilter {
     /// A scan id; the latest complete scan when `None`.
     pub scan: Option<i64>,
+    /// Only these severities; any when empty.
     pub severities: Vec<Severity>,
     /// At or above this severity.
     pub min_severity: Option<Severity>,
     /// Empty means every status.
     pub statuses: Vec<Status>,
+    /// Only these rules; any when empty.
     pub rules: Vec<String>,
+    /// Only this lifecycle (`new`, `recurring`, `reopened`, `resolved`).
     pub lifecycle: Option<String>,
+    /// Only this resource type (exact).
     pub resource_type: Option<String>,
     /// Only these sources (`stance`, `securityhub`, `inspector2`); empty means all.
     pub sources: Vec<String>,
@@ -76,26 +115,40 @@ pub struct FindingFilter {
     pub include_duplicates: bool,
 }
 
+/// A stored asset (`stance assets`).
 #[derive(Debug, Clone, Serialize)]
 pub struct AssetRow {
+    /// The scan it was stored in.
     pub scan_id: i64,
+    /// The asset's id.
     pub id: String,
+    /// Its resource type (`type` in JSON).
     #[serde(rename = "type")]
     pub resource_type: String,
+    /// Its provider.
     pub provider: String,
+    /// Its account.
     pub account: String,
+    /// Its region.
     pub region: String,
+    /// Its name.
     pub name: String,
+    /// Its tags, as a JSON object.
     pub tags: serde_json::Value,
+    /// When it was collected (RFC 3339).
     pub collected_at: String,
+    /// Its configuration; `null` unless [`AssetFilter::with_body`] was set.
     pub body: serde_json::Value,
 }
 
+/// Which assets to list.
 #[derive(Debug, Clone, Default)]
 pub struct AssetFilter {
+    /// A scan id; the latest complete scan when `None`.
     pub scan: Option<i64>,
     /// Exact type or `prefix*`.
     pub resource_type: Option<String>,
+    /// Also read each asset's body (slower; `null` otherwise).
     pub with_body: bool,
 }
 
@@ -104,6 +157,7 @@ fn json_col<T: serde::de::DeserializeOwned + Default>(text: &str) -> T {
 }
 
 impl Store {
+    /// The newest complete scan; `None` when there is none.
     pub fn latest_scan_id(&self) -> Result<Option<i64>> {
         Ok(self
             .conn
@@ -124,6 +178,7 @@ impl Store {
         )
     }
 
+    /// Scan `id`; `None` when it does not exist or did not complete.
     pub fn scan(&self, id: i64) -> Result<Option<ScanRow>> {
         Ok(self.scan_rows("status = 'complete' AND id = ?1", id)?.pop())
     }
@@ -157,133 +212,22 @@ impl Store {
         else {
             return Ok(Vec::new());
         };
-        let mut sql = String::from(
-            "SELECT f.scan_id, f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id), f.plugin, f.plugin_version,
-                    f.severity, f.status, f.lifecycle, f.asset_id, f.resource_type, COALESCE(a.name, ''),
-                    f.account, f.region, f.message, f.evidence, COALESCE(r.compliance, '[]'),
-                    COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen, f.source, f.duplicate_of, f.details
-             FROM findings f
-             LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = f.rule_id
-             LEFT JOIN assets a ON a.scan_id = f.scan_id AND a.id = f.asset_id
-             WHERE f.scan_id = ?",
-        );
+        let mut sql = String::from(FINDINGS_SELECT);
         let mut args: Vec<Sql> = vec![Sql::Integer(scan)];
-        let mut any_of = |sql: &mut String, column: &str, values: Vec<Sql>| {
-            if values.is_empty() {
-                return;
-            }
-            sql.push_str(&format!(
-                " AND {column} IN ({})",
-                vec!["?"; values.len()].join(",")
-            ));
-            args.extend(values);
-        };
-        any_of(
-            &mut sql,
-            "f.severity",
-            filter
-                .severities
-                .iter()
-                .map(|s| Sql::Text(s.as_str().into()))
-                .collect(),
-        );
-        any_of(
-            &mut sql,
-            "f.status",
-            filter
-                .statuses
-                .iter()
-                .map(|s| Sql::Text(s.as_str().into()))
-                .collect(),
-        );
-        any_of(
-            &mut sql,
-            "f.rule_id",
-            filter.rules.iter().map(|r| Sql::Text(r.clone())).collect(),
-        );
-        any_of(
-            &mut sql,
-            "f.lifecycle",
-            filter
-                .lifecycle
-                .iter()
-                .map(|l| Sql::Text(l.clone()))
-                .collect(),
-        );
-        any_of(
-            &mut sql,
-            "f.source",
-            filter
-                .sources
-                .iter()
-                .map(|s| Sql::Text(s.clone()))
-                .collect(),
-        );
-        if !filter.include_duplicates {
-            sql.push_str(" AND f.duplicate_of IS NULL");
-        }
-        if let Some(min) = filter.min_severity {
-            sql.push_str(" AND f.severity_rank >= ?");
-            args.push(Sql::Integer(severity_rank(min)));
-        }
-        if let Some(t) = &filter.resource_type {
-            match t.strip_suffix('*') {
-                Some(prefix) => {
-                    sql.push_str(" AND substr(f.resource_type, 1, ?) = ?");
-                    args.push(Sql::Integer(prefix.len() as i64));
-                    args.push(Sql::Text(prefix.into()));
-                }
-                None => {
-                    sql.push_str(" AND f.resource_type = ?");
-                    args.push(Sql::Text(t.clone()));
-                }
-            }
-        }
+        filter.restrict(&mut sql, &mut args);
         sql.push_str(" ORDER BY f.severity_rank DESC, f.status, f.rule_id, f.asset_id");
         let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), |r| {
-            let severity: String = r.get(6)?;
-            let status: String = r.get(7)?;
-            Ok(FindingRow {
-                scan_id: r.get(0)?,
-                fingerprint: r.get(1)?,
-                rule_id: r.get(2)?,
-                title: r.get(3)?,
-                plugin: r.get(4)?,
-                plugin_version: r.get(5)?,
-                severity: severity.parse().unwrap_or(Severity::Info),
-                status: status.parse().unwrap_or(Status::Error),
-                lifecycle: r.get(8)?,
-                resource: ResourceRef {
-                    id: r.get(9)?,
-                    resource_type: r.get(10)?,
-                    name: r.get(11)?,
-                    account: r.get(12)?,
-                    region: r.get(13)?,
-                },
-                message: r.get(14)?,
-                evidence: json_col(&r.get::<_, String>(15)?),
-                compliance: json_col(&r.get::<_, String>(16)?),
-                remediation: json_col(&r.get::<_, String>(17)?),
-                first_seen: r.get(18)?,
-                last_seen: r.get(19)?,
-                source: r.get(20)?,
-                duplicate_of: r.get(21)?,
-                details: r
-                    .get::<_, Option<String>>(22)?
-                    .and_then(|d| serde_json::from_str(&d).ok()),
-            })
-        })?;
+        let rows = stmt.query_map(params_from_iter(args), finding_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Plugin failures recorded in a scan: (plugin, rule, batch, assets, kind, cause).
-    pub fn plugin_failures(&self, scan: i64) -> Result<Vec<crate::runtime::FailureRecord>> {
+    pub fn plugin_failures(&self, scan: i64) -> Result<Vec<crate::model::FailureRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT plugin, plugin_version, rule_id, batch, assets, kind, cause FROM plugin_failures WHERE scan_id = ?1 ORDER BY plugin, batch",
         )?;
         let rows = stmt.query_map([scan], |r| {
-            Ok(crate::runtime::FailureRecord {
+            Ok(crate::model::FailureRecord {
                 plugin: r.get(0)?,
                 plugin_version: r.get(1)?,
                 rule_id: r.get(2)?,
@@ -340,6 +284,7 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Assets of one scan, by type and id; none when there is no scan.
     pub fn assets(&self, filter: &AssetFilter) -> Result<Vec<AssetRow>> {
         let Some(scan) = filter
             .scan
@@ -389,4 +334,100 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// The columns of a [`FindingRow`], joined with its rule and asset, of one scan.
+const FINDINGS_SELECT: &str = "SELECT f.scan_id, f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id), f.plugin, f.plugin_version,
+        f.severity, f.status, f.lifecycle, f.asset_id, f.resource_type, COALESCE(a.name, ''),
+        f.account, f.region, f.message, f.evidence, COALESCE(r.compliance, '[]'),
+        COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen, f.source, f.duplicate_of, f.details
+ FROM findings f
+ LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = f.rule_id
+ LEFT JOIN assets a ON a.scan_id = f.scan_id AND a.id = f.asset_id
+ WHERE f.scan_id = ?";
+
+impl FindingFilter {
+    /// Add this filter's conditions to a query over `findings f`, every
+    /// value as a parameter.
+    fn restrict(&self, sql: &mut String, args: &mut Vec<Sql>) {
+        let text = |v: &str| Sql::Text(v.to_string());
+        let mut any_of = |column: &str, values: Vec<Sql>| {
+            if !values.is_empty() {
+                sql.push_str(&format!(
+                    " AND {column} IN ({})",
+                    vec!["?"; values.len()].join(",")
+                ));
+                args.extend(values);
+            }
+        };
+        any_of(
+            "f.severity",
+            self.severities.iter().map(|s| text(s.as_str())).collect(),
+        );
+        any_of(
+            "f.status",
+            self.statuses.iter().map(|s| text(s.as_str())).collect(),
+        );
+        any_of("f.rule_id", self.rules.iter().map(|r| text(r)).collect());
+        any_of(
+            "f.lifecycle",
+            self.lifecycle.iter().map(|l| text(l)).collect(),
+        );
+        any_of("f.source", self.sources.iter().map(|s| text(s)).collect());
+        if !self.include_duplicates {
+            sql.push_str(" AND f.duplicate_of IS NULL");
+        }
+        if let Some(min) = self.min_severity {
+            sql.push_str(" AND f.severity_rank >= ?");
+            args.push(Sql::Integer(severity_rank(min)));
+        }
+        if let Some(t) = &self.resource_type {
+            match t.strip_suffix('*') {
+                Some(prefix) => {
+                    sql.push_str(" AND substr(f.resource_type, 1, ?) = ?");
+                    args.push(Sql::Integer(prefix.len() as i64));
+                    args.push(text(prefix));
+                }
+                None => {
+                    sql.push_str(" AND f.resource_type = ?");
+                    args.push(text(t));
+                }
+            }
+        }
+    }
+}
+
+/// A row of [`FINDINGS_SELECT`].
+fn finding_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
+    let severity: String = r.get(6)?;
+    let status: String = r.get(7)?;
+    Ok(FindingRow {
+        scan_id: r.get(0)?,
+        fingerprint: r.get(1)?,
+        rule_id: r.get(2)?,
+        title: r.get(3)?,
+        plugin: r.get(4)?,
+        plugin_version: r.get(5)?,
+        severity: severity.parse().unwrap_or(Severity::Info),
+        status: status.parse().unwrap_or(Status::Error),
+        lifecycle: r.get(8)?,
+        resource: ResourceRef {
+            id: r.get(9)?,
+            resource_type: r.get(10)?,
+            name: r.get(11)?,
+            account: r.get(12)?,
+            region: r.get(13)?,
+        },
+        message: r.get(14)?,
+        evidence: json_col(&r.get::<_, String>(15)?),
+        compliance: json_col(&r.get::<_, String>(16)?),
+        remediation: json_col(&r.get::<_, String>(17)?),
+        first_seen: r.get(18)?,
+        last_seen: r.get(19)?,
+        source: r.get(20)?,
+        duplicate_of: r.get(21)?,
+        details: r
+            .get::<_, Option<String>>(22)?
+            .and_then(|d| serde_json::from_str(&d).ok()),
+    })
 }

@@ -10,28 +10,36 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Result, Store};
+use crate::model::FailureRecord;
 use crate::model::{Asset, CollectionError, Finding, ImportedFinding, Rule, Severity};
-use crate::runtime::FailureRecord;
 
 /// What describes a scan before it runs.
 #[derive(Debug, Clone)]
 pub struct ScanMeta {
+    /// When the scan started (RFC 3339, UTC).
     pub started_at: String,
+    /// What is scanned, such as `snapshot:PATH`.
     pub source: String,
+    /// The cloud provider, such as `aws`.
     pub provider: String,
+    /// The accounts and regions covered; lifecycle compares scans of the same scope.
     pub scope: String,
 }
 
 /// Counts of a finished scan, as stored in `scans.summary`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ScanTotals {
+    /// Assets stored.
     pub assets: usize,
+    /// Findings stored, imported ones included (those that repeat one of Stance's own excluded).
     pub findings: usize,
+    /// Findings by status (`pass`, `fail`, `error`).
     pub by_status: BTreeMap<String, usize>,
     /// Failing findings by severity.
     pub failed_by_severity: BTreeMap<String, usize>,
     /// Failing findings by lifecycle, plus `resolved` (no longer failing).
     pub by_lifecycle: BTreeMap<String, usize>,
+    /// Plugin batches that failed (their findings are `error`).
     pub plugin_failures: usize,
     /// What could not be collected (errors of the collection, not of plugins).
     #[serde(default)]
@@ -44,6 +52,8 @@ pub struct ScanTotals {
     pub duplicates: usize,
 }
 
+/// One scan being written: an immediate transaction that [`ScanWriter::commit`]
+/// commits; dropped without it, nothing of the scan is kept.
 pub struct ScanWriter<'c> {
     tx: Transaction<'c>,
     scan_id: i64,
@@ -81,10 +91,12 @@ fn body_hash(body: &str) -> String {
 }
 
 impl ScanWriter<'_> {
+    /// The id of the scan being written.
     pub fn scan_id(&self) -> i64 {
         self.scan_id
     }
 
+    /// Store assets of the scan; identical bodies are stored once across scans.
     pub fn add_assets(&mut self, assets: &[Asset]) -> Result<()> {
         let mut body = self
             .tx
@@ -118,6 +130,7 @@ impl ScanWriter<'_> {
         Ok(())
     }
 
+    /// Store the rules a plugin declared, with the plugin's name, version and digest.
     pub fn add_rules(
         &mut self,
         plugin: &str,
@@ -148,6 +161,7 @@ impl ScanWriter<'_> {
         Ok(())
     }
 
+    /// Store findings of the scan (lifecycle is computed at commit).
     pub fn add_findings(&mut self, findings: &[Finding]) -> Result<()> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence)
@@ -174,6 +188,7 @@ impl ScanWriter<'_> {
         Ok(())
     }
 
+    /// Record a failed plugin batch.
     pub fn add_failure(&mut self, failure: &FailureRecord) -> Result<()> {
         self.tx.execute(
             "INSERT INTO plugin_failures (scan_id, plugin, plugin_version, rule_id, batch, assets, kind, cause)
@@ -193,6 +208,8 @@ impl ScanWriter<'_> {
         Ok(())
     }
 
+    /// Record what could not be collected; it keeps absent findings of those
+    /// resource types, accounts and regions from counting as resolved.
     pub fn add_collection_errors(&mut self, errors: &[CollectionError]) -> Result<()> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO collection_errors (scan_id, provider, account, region, service, operation, kind, message, resource_types)

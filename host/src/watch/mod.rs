@@ -8,6 +8,6 @@ pub mod reload;
 pub mod run;
 pub mod status;
 
-pub use generation::{Generation, WatchSources};
+pub use generation::Generation;
 pub use run::{WatchOptions, watch};
 pub use status::Status;

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::generation::{Generation, WatchSources};
+use super::generation::Generation;
 use super::status::{Failure, GenerationStatus, Status, Swap};
+use crate::catalog::Selection;
 use crate::runtime::Runtime;
 
 /// The generation runs take their plugins from. A run holds its `Arc` from
@@ -21,12 +22,14 @@ pub struct Active {
 }
 
 impl Active {
+    /// Start with `first` as the running generation.
     pub fn new(first: Generation) -> Active {
         Active {
             current: RwLock::new(Arc::new(first)),
         }
     }
 
+    /// The running generation; a run holds it until it ends.
     pub fn get(&self) -> Arc<Generation> {
         match self.current.read() {
             Ok(g) => g.clone(),
@@ -45,7 +48,9 @@ impl Active {
 
 /// The status, shared by the run loop and the reloader, and its file.
 pub struct StatusFile {
+    /// Where the status is written (`--status-file`, beside the database by default).
     pub path: PathBuf,
+    /// The status as last written.
     pub status: Mutex<Status>,
 }
 
@@ -65,6 +70,7 @@ impl StatusFile {
     }
 }
 
+/// What the status file shows of a generation.
 pub fn generation_status(g: &Generation) -> GenerationStatus {
     GenerationStatus {
         number: g.number,
@@ -121,7 +127,7 @@ impl Watched {
 /// returned watcher is dropped.
 pub fn spawn(
     rt: Arc<Runtime>,
-    sources: WatchSources,
+    sources: Selection,
     active: Arc<Active>,
     status: Arc<StatusFile>,
     debounce: Duration,
@@ -157,7 +163,7 @@ fn reload_loop(
     rx: &mpsc::Receiver<notify::Result<notify::Event>>,
     watched: &Watched,
     rt: &Runtime,
-    sources: &WatchSources,
+    sources: &Selection,
     active: &Active,
     status: &StatusFile,
     debounce: Duration,
@@ -189,45 +195,147 @@ fn reload_loop(
                 // rewritten the same): nothing to swap.
                 tracing::debug!("sources touched, generation {} unchanged", current.number);
             }
-            Ok(next) => {
-                status.update(|s| s.reloads.attempts += 1);
-                let load_ms = next.load_ms;
-                let shown = generation_status(&next);
-                let t = Instant::now();
-                active.swap(next);
-                let swap_us = t.elapsed().as_secs_f64() * 1e6;
-                let latency_ms = first.elapsed().as_secs_f64() * 1000.0;
-                tracing::info!(
-                    "generation {number} is live ({:.0} ms after the change; {load_ms:.0} ms to load)",
-                    latency_ms
-                );
-                status.update(|s| {
-                    s.generation = shown;
-                    s.reloads.swaps += 1;
-                    s.reloads.last_swap = Some(Swap {
-                        at: crate::model::now_rfc3339(),
-                        generation: number,
-                        latency_ms,
-                        load_ms,
-                        swap_us,
-                    });
-                });
-            }
-            Err(e) => {
-                status.update(|s| s.reloads.attempts += 1);
-                let message = format!("{e:#}");
-                tracing::error!(
-                    "reload refused, generation {} keeps running: {message}",
-                    number - 1
-                );
-                status.update(|s| {
-                    s.reloads.failures += 1;
-                    s.reloads.last_error = Some(Failure {
-                        at: crate::model::now_rfc3339(),
-                        message,
-                    });
-                });
-            }
+            Ok(next) => swap_in(next, active, status, first),
+            Err(e) => refuse(&e, number, status),
         }
+    }
+}
+
+/// Make `next` the active generation and record the swap.
+fn swap_in(next: Generation, active: &Active, status: &StatusFile, changed: Instant) {
+    status.update(|s| s.reloads.attempts += 1);
+    let number = next.number;
+    let load_ms = next.load_ms;
+    let shown = generation_status(&next);
+    let t = Instant::now();
+    active.swap(next);
+    let swap_us = t.elapsed().as_secs_f64() * 1e6;
+    let latency_ms = changed.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        "generation {number} is live ({latency_ms:.0} ms after the change; {load_ms:.0} ms to load)"
+    );
+    status.update(|s| {
+        s.generation = shown;
+        s.reloads.swaps += 1;
+        s.reloads.last_swap = Some(Swap {
+            at: crate::model::now_rfc3339(),
+            generation: number,
+            latency_ms,
+            load_ms,
+            swap_us,
+        });
+    });
+}
+
+/// Record a generation that did not load; the running one stays.
+fn refuse(e: &anyhow::Error, number: u64, status: &StatusFile) {
+    status.update(|s| s.reloads.attempts += 1);
+    let message = format!("{e:#}");
+    tracing::error!(
+        "reload refused, generation {} keeps running: {message}",
+        number - 1
+    );
+    status.update(|s| {
+        s.reloads.failures += 1;
+        s.reloads.last_error = Some(Failure {
+            at: crate::model::now_rfc3339(),
+            message,
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(number: u64, fingerprint: &str) -> Generation {
+        Generation {
+            number,
+            loaded_at: crate::model::now_rfc3339(),
+            load_ms: 1.0,
+            scan: Vec::new(),
+            detect: None,
+            packs: vec![(format!("pack@{number}.0.0"), "sha256:00".into())],
+            fingerprint: fingerprint.into(),
+        }
+    }
+
+    fn status_file(dir: &Path) -> StatusFile {
+        StatusFile {
+            path: dir.join("status.json"),
+            status: Mutex::new(Status::default()),
+        }
+    }
+
+    #[test]
+    fn a_run_keeps_the_generation_it_started_with_across_a_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status_file(dir.path());
+        let active = Active::new(generation(1, "a"));
+        let held = active.get();
+        swap_in(generation(2, "b"), &active, &status, Instant::now());
+        assert_eq!(
+            held.number, 1,
+            "a run holding generation 1 still has it whole"
+        );
+        assert_eq!(held.packs[0].0, "pack@1.0.0");
+        assert_eq!(active.get().number, 2, "the next run takes generation 2");
+        let s = Status::read(&status.path).unwrap();
+        assert_eq!((s.reloads.attempts, s.reloads.swaps), (1, 1));
+        assert_eq!(s.generation.number, 2);
+        assert_eq!(s.reloads.last_swap.map(|w| w.generation), Some(2));
+    }
+
+    #[test]
+    fn a_refused_generation_leaves_the_running_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status_file(dir.path());
+        let active = Active::new(generation(1, "a"));
+        refuse(
+            &anyhow::anyhow!("policies/bad.yaml: line 3: no such field"),
+            2,
+            &status,
+        );
+        assert_eq!(active.get().number, 1);
+        let s = Status::read(&status.path).unwrap();
+        assert_eq!(
+            (s.reloads.attempts, s.reloads.failures, s.reloads.swaps),
+            (1, 1, 0)
+        );
+        let last = s.reloads.last_error.unwrap();
+        assert!(
+            last.message.contains("policies/bad.yaml"),
+            "{}",
+            last.message
+        );
+    }
+
+    #[test]
+    fn only_changes_to_watched_sources_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let policies = dir.path().join("policies");
+        std::fs::create_dir_all(policies.join("target")).unwrap();
+        let config = dir.path().join("sigma.yaml");
+        let watched = Watched::new(&[policies.clone(), config.clone()]);
+        let event = |p: PathBuf, kind: notify::EventKind| notify::Event {
+            kind,
+            paths: vec![p.canonicalize().unwrap_or(p)],
+            attrs: Default::default(),
+        };
+        let modify = notify::EventKind::Modify(notify::event::ModifyKind::Any);
+        let access = notify::EventKind::Access(notify::event::AccessKind::Any);
+        std::fs::write(policies.join("s3.yaml"), "x").unwrap();
+        std::fs::write(&config, "x").unwrap();
+        assert!(watched.relevant(&event(policies.join("s3.yaml"), modify)));
+        assert!(watched.relevant(&event(config.clone(), modify)));
+        assert!(
+            !watched.relevant(&event(policies.join("s3.yaml"), access)),
+            "reading is not changing"
+        );
+        assert!(
+            !watched.relevant(&event(policies.join("target/x.o"), modify)),
+            "build trees are noise"
+        );
+        assert!(!watched.relevant(&event(dir.path().join("other.yaml"), modify)));
     }
 }

@@ -8,25 +8,35 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::generation::{Generation, WatchSources};
+use super::generation::Generation;
 use super::reload::{self, Active, StatusFile, generation_status};
 use super::status::Status;
-use crate::detect;
+use crate::catalog::Selection;
+use crate::collect::{self, NoProgress};
 use crate::events::{Inputs, LogFormat};
-use crate::model::Snapshot;
+use crate::pipeline::{self, DetectOptions, ScanOptions};
 use crate::runtime::Runtime;
-use crate::scan;
 use crate::store::Store;
 
+/// What `stance watch` runs and how often.
 pub struct WatchOptions {
-    pub sources: WatchSources,
+    /// The rules: policies when scanning, detectors when watching logs.
+    pub selection: Selection,
+    /// What each scan collects (`None`: no scans).
+    pub source: Option<collect::Source>,
+    /// How scans evaluate.
+    pub scan: ScanOptions,
+    /// How detection reads and calls.
+    pub detect: DetectOptions,
     /// Time between the starts of two scans.
     pub interval: Duration,
     /// A directory that receives audit-log files (detection).
     pub logs: Option<PathBuf>,
+    /// What the log files hold.
     pub log_format: LogFormat,
     /// Stop after this many scans (for tests and one-shot runs).
     pub max_scans: Option<u64>,
+    /// Where the status is written.
     pub status_file: PathBuf,
     /// How long changes must settle before a reload.
     pub debounce: Duration,
@@ -34,16 +44,15 @@ pub struct WatchOptions {
     pub poll: Duration,
 }
 
-/// Run until `max_scans` scans are done (or forever). `collect` gathers
-/// the assets of one scan (a snapshot read again, or a live collection).
+/// Run until `max_scans` scans are done (or forever). Each scan gathers its
+/// assets again (a snapshot read again, or a live collection).
 pub fn watch(
     rt: Arc<Runtime>,
     store: &mut Store,
     opts: &WatchOptions,
-    collect: &dyn Fn() -> anyhow::Result<(Snapshot, String)>,
     on_event: &dyn Fn(&str),
 ) -> anyhow::Result<()> {
-    let first = Generation::load(&rt, &opts.sources, 1)?;
+    let first = Generation::load(&rt, &opts.selection, 1)?;
     let status = Arc::new(StatusFile {
         path: opts.status_file.clone(),
         status: Mutex::new(Status {
@@ -57,7 +66,7 @@ pub fn watch(
     let active = Arc::new(Active::new(first));
     let _watcher = reload::spawn(
         rt.clone(),
-        opts.sources.clone(),
+        opts.selection.clone(),
         active.clone(),
         status.clone(),
         opts.debounce,
@@ -70,10 +79,10 @@ pub fn watch(
     let mut next_scan = Instant::now();
     let mut logs = LogDir::default();
     loop {
-        if opts.sources.scan.is_some() && Instant::now() >= next_scan {
+        if opts.source.is_some() && Instant::now() >= next_scan {
             next_scan = Instant::now() + opts.interval;
             let generation = active.get();
-            scan_once(store, opts, &generation, collect, &status, on_event);
+            scan_once(store, opts, &generation, &status, on_event);
             if active.get().number != generation.number {
                 // A new generation went live while this scan ran on the old one.
                 status.update(|s| s.scans.swapped_during += 1);
@@ -94,7 +103,7 @@ pub fn watch(
             }
         }
         // Sleep until the next scan is due, looking at the logs every `poll`.
-        let until_scan = match opts.sources.scan {
+        let until_scan = match opts.source {
             Some(_) => next_scan.saturating_duration_since(Instant::now()),
             None => opts.poll,
         };
@@ -120,24 +129,25 @@ fn scan_once(
     store: &mut Store,
     opts: &WatchOptions,
     generation: &Generation,
-    collect: &dyn Fn() -> anyhow::Result<(Snapshot, String)>,
     status: &StatusFile,
     on_event: &dyn Fn(&str),
 ) {
-    let Some(scan_opts) = &opts.sources.scan else {
+    let Some(source) = &opts.source else {
         return;
     };
-    let result = collect().and_then(|(snapshot, label)| {
-        scan::run_with(
-            store,
-            &snapshot,
-            &label,
-            scan_opts,
-            &generation.scan,
-            &|_, _| {},
-        )
+    let result = collect::gather(source, &NoProgress)
         .map_err(anyhow::Error::from)
-    });
+        .and_then(|(snapshot, label)| {
+            pipeline::scan::run(
+                store,
+                &snapshot,
+                &label,
+                &opts.scan,
+                &generation.scan,
+                &|_, _| {},
+            )
+            .map_err(anyhow::Error::from)
+        });
     match result {
         Ok(report) => {
             on_event(&format!(
@@ -177,21 +187,13 @@ fn detect_once(
     status: &StatusFile,
     on_event: &dyn Fn(&str),
 ) {
-    let (Some(sources), Some(set)) = (&opts.sources.detect, &generation.detect) else {
+    let Some(set) = &generation.detect else {
         return;
     };
     let labels: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let result = Inputs::resolve(&labels, opts.log_format)
         .map_err(anyhow::Error::msg)
-        .and_then(|inputs| {
-            detect::run_with(
-                store,
-                &inputs,
-                &labels,
-                &opts.sources.detect_options(sources),
-                set,
-            )
-        });
+        .and_then(|inputs| pipeline::detect::run(store, &inputs, &labels, &opts.detect, set));
     match result {
         Ok(report) => {
             on_event(&format!(

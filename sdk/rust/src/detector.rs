@@ -5,7 +5,14 @@ use crate::{Alert, Event, PluginError, PluginInfo};
 /// A detector plugin. Instances are fresh per batch: keep anything that must
 /// outlive a batch (correlation windows) in [`state`].
 pub trait Detector {
+    /// The plugin's name, version, rules and settings. The host calls this
+    /// once with the settings in place before the plugin goes live; return an
+    /// error to refuse settings that are wrong.
     fn describe() -> Result<PluginInfo, PluginError>;
+
+    /// Look at a batch of events, in the order read: the alerts they raise.
+    /// An `Err` fails the whole batch: it raises no alerts and what it did to
+    /// [`state`] is rolled back.
     fn evaluate(batch: Vec<Event>) -> Result<Vec<Alert>, PluginError>;
 }
 
@@ -18,10 +25,13 @@ pub mod state {
     use crate::PluginError;
     use crate::bindings::stance::plugin::state as host_state;
 
+    /// The raw value stored under `key`, if any.
     pub fn get_bytes(key: &str) -> Option<Vec<u8>> {
         host_state::get(key)
     }
 
+    /// Store a raw value under `key`; fails when the key is too long or the
+    /// detector's quota (bytes or keys) would be exceeded.
     pub fn set_bytes(key: &str, value: &[u8]) -> Result<(), PluginError> {
         host_state::set(key, value).map_err(PluginError::new)
     }
@@ -36,16 +46,20 @@ pub mod state {
         }
     }
 
+    /// Store `value` as JSON under `key`; fails as [`set_bytes`] does, or
+    /// when the value does not serialise.
     pub fn set<T: Serialize>(key: &str, value: &T) -> Result<(), PluginError> {
         let bytes =
             serde_json::to_vec(value).map_err(|e| PluginError::new(format!("state {key}: {e}")))?;
         set_bytes(key, &bytes)
     }
 
+    /// Remove `key`; nothing happens when it is not set.
     pub fn delete(key: &str) {
         host_state::delete(key);
     }
 
+    /// Every key that starts with `prefix`, in byte order (all keys for `""`).
     pub fn keys(prefix: &str) -> Vec<String> {
         host_state::keys(prefix)
     }

@@ -50,6 +50,8 @@ impl Finding {
 }
 
 impl Evidence {
+    /// What a rule looked at: the field `path`, the value found there
+    /// (stored as JSON text) and the condition it was held against.
     pub fn new(path: &str, actual: &Value, expected: &str) -> Self {
         Evidence {
             path: path.to_string(),
@@ -80,11 +82,14 @@ impl Alert {
         }
     }
 
+    /// Say what happened, in one line for a human (empty by default).
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = message.into();
         self
     }
 
+    /// Record a field that made the match: its path, the value found and
+    /// the condition it met.
     pub fn with_evidence(mut self, path: &str, actual: &Value, expected: &str) -> Self {
         self.evidence.push(Evidence::new(path, actual, expected));
         self

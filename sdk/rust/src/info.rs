@@ -3,6 +3,8 @@
 use crate::{ComplianceRef, PluginInfo, Remediation, RuleInfo, SettingInfo, Severity};
 
 impl PluginInfo {
+    /// A plugin with no description, rules or settings yet. `name` and
+    /// `version` must not be empty: the host refuses a plugin without them.
     pub fn new(name: &str, version: &str) -> Self {
         PluginInfo {
             name: name.to_string(),
@@ -13,11 +15,13 @@ impl PluginInfo {
         }
     }
 
+    /// What the plugin does, for people; empty unless set.
     pub fn description(mut self, text: &str) -> Self {
         self.description = text.to_string();
         self
     }
 
+    /// Declare a rule; ids must be unique within the plugin.
     pub fn rule(mut self, rule: RuleInfo) -> Self {
         self.rules.push(rule);
         self
@@ -37,6 +41,8 @@ impl PluginInfo {
 }
 
 impl RuleInfo {
+    /// A rule of every resource type (`*`) with no description, compliance
+    /// mappings, remediation, tags or declared reads yet.
     pub fn new(id: &str, title: &str, severity: Severity) -> Self {
         RuleInfo {
             id: id.to_string(),
@@ -56,6 +62,7 @@ impl RuleInfo {
         }
     }
 
+    /// What the rule checks and why it matters, for people.
     pub fn description(mut self, text: &str) -> Self {
         self.description = text.to_string();
         self
@@ -67,6 +74,8 @@ impl RuleInfo {
         self
     }
 
+    /// Map the rule to a control of a compliance framework (e.g. `cis-aws`,
+    /// `5.0.0`, `3.1`); call once per control. Compliance reports use these.
     pub fn compliance(mut self, framework: &str, version: &str, control: &str) -> Self {
         self.compliance.push(ComplianceRef {
             framework: framework.to_string(),
@@ -76,6 +85,8 @@ impl RuleInfo {
         self
     }
 
+    /// How to fix a failure, and links that explain it; replaces earlier
+    /// guidance and references (the console and CLI steps stay unset).
     pub fn remediation(mut self, guidance: &str, references: &[&str]) -> Self {
         self.remediation.guidance = guidance.to_string();
         self.remediation.references = references.iter().map(|r| r.to_string()).collect();
@@ -91,6 +102,7 @@ impl RuleInfo {
         self
     }
 
+    /// Free-form labels for filtering and reports; replaces earlier tags.
     pub fn tags<const N: usize>(mut self, tags: [&str; N]) -> Self {
         self.tags = tags.iter().map(|t| t.to_string()).collect();
         self

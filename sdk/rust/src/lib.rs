@@ -35,6 +35,8 @@
 //! Enable exactly one of the features `policy` (the default) and `detector`:
 //! each embeds its world's component type into the plugin.
 
+#![warn(missing_docs)]
+
 #[cfg(all(feature = "policy", feature = "detector"))]
 compile_error!("stance-sdk: enable either the `policy` or the `detector` feature, not both");
 

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use super::Event;
+use crate::model::Event;
 
 mod cloudtrail;
 mod flow;
@@ -52,11 +52,14 @@ pub enum LogFormat {
 /// Events kept: `since <= time < until` (either bound optional).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TimeRange {
+    /// The first instant kept (inclusive); `None` keeps everything before `until`.
     pub since: Option<DateTime<Utc>>,
+    /// The first instant no longer kept (exclusive); `None` keeps everything from `since`.
     pub until: Option<DateTime<Utc>>,
 }
 
 impl TimeRange {
+    /// Whether neither bound is set, so every event is kept, even one without a readable time.
     pub fn is_all(&self) -> bool {
         self.since.is_none() && self.until.is_none()
     }
@@ -105,7 +108,9 @@ pub fn parse_time_bound(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, St
 /// the problem were used; the run records the error.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InputError {
+    /// The input: a file path, `-` for stdin, or an `s3://` object or prefix.
     pub input: String,
+    /// What went wrong, and where in the input when known.
     pub message: String,
 }
 
@@ -118,11 +123,13 @@ impl fmt::Display for InputError {
 /// Counts of what was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct InputStats {
+    /// Files, objects and stdin opened (or tried).
     pub files: usize,
     /// Events handed on (inside the time range).
     pub events: usize,
     /// Events left out by `--since`/`--until` (or without a readable time when a range is set).
     pub out_of_range: usize,
+    /// Inputs that could not be read in full, in reading order.
     pub errors: Vec<InputError>,
 }
 
@@ -131,6 +138,9 @@ pub struct InputStats {
 pub struct Inputs {
     items: Vec<Item>,
     format: LogFormat,
+    /// The region `s3://` inputs are read through (`Settings::aws_region`;
+    /// `None`: the AWS SDK's chain).
+    region: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +192,12 @@ fn walk(dir: &Path, format: LogFormat, out: &mut Vec<PathBuf>) -> io::Result<()>
 }
 
 impl Inputs {
+    /// Read `s3://` inputs through this region (`STANCE_AWS_REGION`).
+    pub fn with_region(mut self, region: Option<String>) -> Inputs {
+        self.region = region;
+        self
+    }
+
     /// Resolve `--input` values: `-` (stdin), files, directories,
     /// `s3://bucket/prefix`. Unsupported schemes and missing paths are errors
     /// before anything runs (S3 prefixes are listed when read).
@@ -224,7 +240,11 @@ impl Inputs {
                 return Err(format!("{spec}: no such file or directory"));
             }
         }
-        Ok(Inputs { items, format })
+        Ok(Inputs {
+            items,
+            format,
+            region: None,
+        })
     }
 
     /// Local files and stdin to read (an S3 prefix counts once, before it is listed).

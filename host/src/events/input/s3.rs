@@ -1,5 +1,6 @@
 //! `s3://bucket/prefix` inputs (feature `aws-s3`): keys listed a page at a
-//! time, each object's body streamed through the shared reading loop.
+//! time, each object's body streamed through the shared reading loop, on
+//! the process's one async runtime (`net`).
 
 use std::io::{self, Read};
 
@@ -25,19 +26,18 @@ impl Inputs {
                 message,
             });
         };
-        let rt = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .thread_stack_size(16 * 1024 * 1024)
-            .build()
-        {
+        let rt = match crate::net::runtime() {
             Ok(rt) => rt,
             Err(e) => {
-                fail(stats, format!("cannot start the async runtime: {e}"));
+                fail(stats, e.to_string());
                 return Ok(());
             }
         };
-        let client = match rt.block_on(S3Objects::new(&AwsOptions::default())) {
+        let opts = AwsOptions {
+            regions: self.region.iter().cloned().collect(),
+            ..AwsOptions::default()
+        };
+        let client = match rt.block_on(S3Objects::new(&opts)) {
             Ok(c) => c,
             Err(e) => {
                 fail(stats, e.to_string());
@@ -57,7 +57,7 @@ impl Inputs {
                 let name = format!("s3://{bucket}/{key}");
                 let reader = rt.block_on(client.open(bucket, key)).map(|body| {
                     Box::new(S3Body {
-                        rt: &rt,
+                        rt,
                         body,
                         chunk: Vec::new(),
                         pos: 0,

@@ -1,0 +1,343 @@
+//! Benchmarks of the pipeline (`stance bench`): scan throughput on synthetic
+//! snapshots, the policy engine natively versus in the wasm sandbox, cold
+//! and warm plugin start, and peak memory. Measures only; never asserts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use stance_policy_engine::{AssetInput, PolicySet};
+
+use crate::catalog;
+use crate::collect::synthetic;
+use crate::model::Asset;
+use crate::runtime::{ComponentCache, Limits, PolicyPlugin, Runtime};
+
+/// What `stance bench` measures, and where it keeps its scratch files.
+pub struct BenchOptions {
+    /// Snapshot sizes for the end-to-end scan throughput.
+    pub sizes: Vec<usize>,
+    /// Assets for the native-versus-wasm comparison.
+    pub engine_assets: usize,
+    /// Scratch directory for snapshots, databases and caches.
+    pub dir: PathBuf,
+    /// The `stance` binary to run scans with.
+    pub exe: PathBuf,
+}
+
+/// One end-to-end `stance scan` of a synthetic snapshot.
+#[derive(Debug, Serialize)]
+pub struct ScanRow {
+    /// Assets in the snapshot.
+    pub assets: usize,
+    /// Findings the scan reported (every status).
+    pub results: u64,
+    /// The scan's elapsed time as it reported it, in seconds (NaN when absent).
+    pub seconds: f64,
+    /// `assets / seconds`.
+    pub assets_per_second: f64,
+    /// Peak resident memory of the scan process, in MiB (NaN when unknown).
+    pub peak_rss_mib: f64,
+}
+
+/// The built-in policies evaluated natively and in the wasm sandbox over the same synthetic assets.
+#[derive(Debug, Serialize)]
+pub struct EngineRow {
+    /// Synthetic assets evaluated.
+    pub assets: usize,
+    /// Results of one pass; native and wasm must agree on it.
+    pub results: usize,
+    /// The engine linked into the host, on one thread, in seconds.
+    pub native_seconds: f64,
+    /// The embedded wasm plugin on one thread, in batches of 256, in seconds.
+    pub wasm_seconds: f64,
+    /// The embedded wasm plugin across `threads` threads, in seconds.
+    pub wasm_parallel_seconds: f64,
+    /// Threads of the parallel run (rayon's pool).
+    pub threads: usize,
+}
+
+/// How long the embedded YAML engine takes to start, in milliseconds.
+#[derive(Debug, Serialize)]
+pub struct StartRow {
+    /// Compiling the component with an empty cache.
+    pub compile_cold_ms: f64,
+    /// Loading the precompiled component from a warm cache.
+    pub load_warm_ms: f64,
+    /// Instantiating and calling `describe` (which parses the built-in policies), per load.
+    pub instantiate_describe_ms: f64,
+    /// A whole `stance scan` of the demo snapshot with an empty component cache.
+    pub demo_scan_cold_ms: f64,
+    /// The same scan again, with the cache warm.
+    pub demo_scan_warm_ms: f64,
+}
+
+/// Everything one `stance bench` measured; [`markdown`] renders it.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// The machine measured on ([`machine`]).
+    pub machine: String,
+    /// Built-in policies evaluated.
+    pub policies: usize,
+    /// One row per snapshot size, in the order of `BenchOptions::sizes`.
+    pub scans: Vec<ScanRow>,
+    /// Native versus wasm evaluation.
+    pub engine: EngineRow,
+    /// Cold and warm start.
+    pub start: StartRow,
+}
+
+/// Run every measurement, calling `progress` with the name of each step;
+/// fails when a scratch file cannot be written, a child `stance scan` fails,
+/// or native and wasm evaluation disagree.
+pub fn run(opts: &BenchOptions, progress: &dyn Fn(&str)) -> anyhow::Result<BenchReport> {
+    std::fs::create_dir_all(&opts.dir)
+        .with_context(|| format!("creating {}", opts.dir.display()))?;
+    let files = catalog::policy_files(true, &[])?;
+    let policies = PolicySet::load(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    progress("cold and warm start");
+    let start = start_times(opts, &files)?;
+
+    progress("native versus wasm engine");
+    let engine = engine_ratio(opts, &files, &policies)?;
+
+    let mut scans = Vec::new();
+    for &n in &opts.sizes {
+        progress(&format!("scan of {n} assets"));
+        scans.push(scan_throughput(opts, n)?);
+    }
+    Ok(BenchReport {
+        machine: machine(),
+        policies: policies.policies().len(),
+        scans,
+        engine,
+        start,
+    })
+}
+
+/// The machine a benchmark ran on: cores, CPU model, OS.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{cpus} cores, {model}, {}", std::env::consts::OS)
+}
+
+fn start_times(
+    opts: &BenchOptions,
+    files: &[crate::model::SourceFile],
+) -> anyhow::Result<StartRow> {
+    let cache_dir = opts.dir.join("start-cache");
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let rt = Runtime::new(ComponentCache::at(&cache_dir))?;
+    let cold = PolicyPlugin::load(&rt, catalog::yaml_engine(files, Limits::default()))?;
+    let warm = PolicyPlugin::load(&rt, catalog::yaml_engine(files, Limits::default()))?;
+    // Instantiate + describe: what every plugin load costs after compilation.
+    let runs = 20;
+    let t = Instant::now();
+    for _ in 0..runs {
+        PolicyPlugin::load(&rt, catalog::yaml_engine(files, Limits::default()))?;
+    }
+    let per_load = t.elapsed() / runs;
+    let describe = per_load.saturating_sub(warm.compile.duration());
+
+    let demo = opts.dir.join("demo-account.json");
+    std::fs::write(&demo, synthetic::DEMO_SNAPSHOT)?;
+    let scan_cache = opts.dir.join("demo-cache");
+    let _ = std::fs::remove_dir_all(&scan_cache);
+    let db = opts.dir.join("demo.db");
+    let cold_scan = timed_scan(opts, &demo, &db, &scan_cache)?.0;
+    let warm_scan = timed_scan(opts, &demo, &db, &scan_cache)?.0;
+    Ok(StartRow {
+        compile_cold_ms: ms(cold.compile.duration()),
+        load_warm_ms: ms(warm.compile.duration()),
+        instantiate_describe_ms: ms(describe),
+        demo_scan_cold_ms: ms(cold_scan),
+        demo_scan_warm_ms: ms(warm_scan),
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn engine_ratio(
+    opts: &BenchOptions,
+    files: &[crate::model::SourceFile],
+    policies: &PolicySet,
+) -> anyhow::Result<EngineRow> {
+    let assets = synthetic::assets(opts.engine_assets);
+
+    // Native: the same crate, linked into the host, one thread, parsing each body as the plugin does.
+    let t = Instant::now();
+    let mut native_results = 0;
+    for a in &assets {
+        native_results += evaluate_native(policies, a)?;
+    }
+    let native = t.elapsed();
+
+    // Wasm: the embedded plugin, one thread, in batches of 256 as a scan sends them.
+    let rt = Runtime::new(ComponentCache::at(&opts.dir.join("start-cache")))?;
+    let plugin = PolicyPlugin::load(&rt, catalog::yaml_engine(files, Limits::default()))?;
+    let refs: Vec<&Asset> = assets.iter().collect();
+    let t = Instant::now();
+    let mut wasm_results = 0;
+    for batch in refs.chunks(256) {
+        wasm_results += plugin.evaluate(batch)?.len();
+    }
+    let wasm = t.elapsed();
+    if wasm_results != native_results {
+        bail!(
+            "the wasm plugin returned {wasm_results} results and the native engine {native_results}; they must agree"
+        );
+    }
+
+    // Wasm across all cores, as `stance scan` runs it.
+    use rayon::prelude::*;
+    let t = Instant::now();
+    let parallel: usize = refs
+        .par_chunks(256)
+        .map(|batch| plugin.evaluate(batch).map(|f| f.len()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .sum();
+    let wasm_parallel = t.elapsed();
+    debug_assert_eq!(parallel, wasm_results);
+    Ok(EngineRow {
+        assets: assets.len(),
+        results: wasm_results,
+        native_seconds: native.as_secs_f64(),
+        wasm_seconds: wasm.as_secs_f64(),
+        wasm_parallel_seconds: wasm_parallel.as_secs_f64(),
+        threads: rayon::current_num_threads(),
+    })
+}
+
+fn evaluate_native(policies: &PolicySet, a: &Asset) -> anyhow::Result<usize> {
+    let body: serde_json::Value = serde_json::from_str(&a.body)?;
+    let input = AssetInput {
+        id: &a.id,
+        resource_type: &a.resource_type,
+        provider: &a.provider,
+        account: &a.account,
+        region: &a.region,
+        name: &a.name,
+        tags: &a.tags,
+        collected_at: &a.collected_at,
+        body: &body,
+    };
+    Ok(policies.evaluate(&input).len())
+}
+
+/// Run `stance scan` in a child process; returns its wall time and its JSON report.
+fn timed_scan(
+    opts: &BenchOptions,
+    snapshot: &Path,
+    db: &Path,
+    cache: &Path,
+) -> anyhow::Result<(Duration, serde_json::Value)> {
+    let out = opts.dir.join("scan-output.json");
+    let t = Instant::now();
+    let status = Command::new(&opts.exe)
+        .args(["scan", "--quiet", "--format", "json", "--output"])
+        .arg(&out)
+        .arg("--snapshot")
+        .arg(snapshot)
+        .arg("--db")
+        .arg(db)
+        .env("STANCE_CACHE_DIR", cache)
+        .status()
+        .with_context(|| format!("running {}", opts.exe.display()))?;
+    let wall = t.elapsed();
+    if !status.success() {
+        bail!("stance scan of {} exited with {status}", snapshot.display());
+    }
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    Ok((wall, report))
+}
+
+fn scan_throughput(opts: &BenchOptions, n: usize) -> anyhow::Result<ScanRow> {
+    let snapshot = opts.dir.join(format!("synthetic-{n}.ndjson"));
+    synthetic::write_ndjson(&snapshot, n)?;
+    let db = opts.dir.join(format!("bench-{n}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let cache = opts.dir.join("start-cache");
+    let (_, report) = timed_scan(opts, &snapshot, &db, &cache)?;
+    let scan = &report["scan"];
+    let seconds = scan["elapsed"].as_f64().unwrap_or(f64::NAN);
+    Ok(ScanRow {
+        assets: n,
+        results: scan["totals"]["findings"].as_u64().unwrap_or(0),
+        seconds,
+        assets_per_second: n as f64 / seconds,
+        peak_rss_mib: scan["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / (1024.0 * 1024.0),
+    })
+}
+
+/// The report as Markdown, for BENCHMARKS.md.
+pub fn markdown(r: &BenchReport, command: &str) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "Machine: {}. Built-in pack: {} policies. Command: `{command}`\n\n",
+        r.machine, r.policies
+    ));
+    s.push_str(
+        "### Scan throughput (synthetic snapshots, end to end: read, evaluate in wasm, store)\n\n",
+    );
+    s.push_str(
+        "| assets | results | seconds | assets/s | peak RSS (MiB) |\n|---:|---:|---:|---:|---:|\n",
+    );
+    for row in &r.scans {
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.0} | {:.0} |\n",
+            row.assets, row.results, row.seconds, row.assets_per_second, row.peak_rss_mib
+        ));
+    }
+    let e = &r.engine;
+    s.push_str(&format!(
+        "\n### Policy engine: native versus wasm ({} assets, {} results)\n\n\
+         | engine | threads | seconds | assets/s |\n|---|---:|---:|---:|\n\
+         | native (same crate, linked into the host) | 1 | {:.3} | {:.0} |\n\
+         | wasm plugin (fresh instance per 256-asset batch) | 1 | {:.3} | {:.0} |\n\
+         | wasm plugin, parallel | {} | {:.3} | {:.0} |\n\n\
+         wasm / native time ratio on one thread: **{:.2}x**\n",
+        e.assets,
+        e.results,
+        e.native_seconds,
+        e.assets as f64 / e.native_seconds,
+        e.wasm_seconds,
+        e.assets as f64 / e.wasm_seconds,
+        e.threads,
+        e.wasm_parallel_seconds,
+        e.assets as f64 / e.wasm_parallel_seconds,
+        e.wasm_seconds / e.native_seconds,
+    ));
+    let st = &r.start;
+    s.push_str(&format!(
+        "\n### Plugin start (the embedded YAML engine)\n\n\
+         | step | ms |\n|---|---:|\n\
+         | compile, empty cache | {:.1} |\n\
+         | load precompiled, warm cache | {:.2} |\n\
+         | instantiate + describe (parse the pack) | {:.2} |\n\
+         | whole demo scan (examples/demo-account.json), empty cache | {:.0} |\n\
+         | whole demo scan, warm cache | {:.0} |\n",
+        st.compile_cold_ms,
+        st.load_warm_ms,
+        st.instantiate_describe_ms,
+        st.demo_scan_cold_ms,
+        st.demo_scan_warm_ms
+    ));
+    s
+}
