@@ -78,4 +78,6 @@ step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
-cargo test --workspace --release --locked "$@"
+# The `ci` profile is the release profile with unwinding, which the test
+# harness needs (Cargo.toml explains why not `--release`).
+cargo test --workspace --profile ci --locked "$@"
