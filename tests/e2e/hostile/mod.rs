@@ -8,6 +8,12 @@
 //! hang, and then by a generous deadline after which the child is killed and
 //! the test fails: the assertion is "it ended", not "it was fast".
 
+mod host;
+mod inputs;
+mod network;
+mod packs;
+mod parsers;
+
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
