@@ -120,7 +120,13 @@ fn the_memory_limit_lets_an_honest_scan_through() {
     let demo = crate::support::demo();
     let out = run_bounded(
         &env,
-        &["scan", "--snapshot", demo.to_str().unwrap(), "--format", "json"],
+        &[
+            "scan",
+            "--snapshot",
+            demo.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         MEMORY_LIMIT_MIB,
     );
     assert!(
