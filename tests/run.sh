@@ -77,6 +77,21 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "fuzz targets: build each and run it for 10 s (fuzz/run.sh; nightly and cargo-fuzz)"
+# The parsers of untrusted input are fuzzed with cargo-fuzz (fuzz/README.md);
+# a short run here keeps every target building and catches a regression
+# the seeds reach. Long runs: fuzz/run.sh 600.
+if command -v rustup >/dev/null && ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal || {
+    echo "cannot install the nightly toolchain that cargo-fuzz needs (rustup toolchain install nightly)" >&2
+    exit 2
+  }
+fi
+if ! command -v cargo-fuzz >/dev/null; then
+  cargo install cargo-fuzz --locked || { echo "cannot install cargo-fuzz (cargo install cargo-fuzz --locked)" >&2; exit 2; }
+fi
+CARGO_TARGET_DIR="$(dirname "$CARGO_TARGET_DIR")/fuzz-target" fuzz/run.sh 10
+
 step "tests"
 # The `ci` profile is the release profile with unwinding, which the test
 # harness needs (Cargo.toml explains why not `--release`).

@@ -16,7 +16,8 @@
 //! [`store`] keeps scans, findings and alerts; [`report`] renders what the
 //! store holds; [`notify`] sends alerts off the machine. Around them:
 //! [`settings`] (every path and switch, resolved once), [`net`] (the one
-//! async runtime and HTTP client), [`pack`] (a rule pack's life),
+//! async runtime and HTTP client), [`intake`] (bounded reading of local
+//! input: limits, gzip, lines, JSON, the directory walker), [`pack`] (a rule pack's life),
 //! [`devkit`] (building and testing plugins), [`bench`] (measurements),
 //! [`watch`] (the long-running mode) and [`cli`], the thin skin over it all.
 //! The records every stage shares are [`model`] (the `stance-model` crate).
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod collect;
 pub mod devkit;
 pub mod events;
+pub mod intake;
 pub mod model;
 pub mod net;
 pub mod notify;

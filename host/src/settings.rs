@@ -143,6 +143,13 @@ pub struct Settings {
     pub pack_dir: Setting<PathBuf>,
     /// Precompiled components (`None`: no cache).
     pub cache_dir: Setting<Option<PathBuf>>,
+    /// The per-installation key that authenticates precompiled components
+    /// (`STANCE_CACHE_KEY`, else the user's data directory:
+    /// `$XDG_DATA_HOME/stance/cache.key`, `~/.local/share/stance/cache.key`):
+    /// outside the cache directory, created `0600` on first use, and the same
+    /// whatever `STANCE_CACHE_DIR` or `STANCE_HOME` say, so every cache the
+    /// user points Stance at is checked against one key.
+    pub cache_key: Setting<PathBuf>,
     /// The status file of `stance watch`.
     pub status_file: Setting<PathBuf>,
     /// Where results are kept.
@@ -215,6 +222,7 @@ impl Settings {
         );
         Settings {
             cache_dir: cache_dir(&env, user_home.as_deref()),
+            cache_key: cache_key(&env, user_home.as_deref()),
             storage_backend: storage_backend(&env),
             log_level: log_level(flags.verbose, &env),
             aws_region: optional_text(&env, "STANCE_AWS_REGION"),
@@ -292,6 +300,22 @@ fn cache_dir(env: &Env, user_home: Option<&Path>) -> Setting<Option<PathBuf>> {
     Setting::new(base.map(|d| d.join("stance")), Origin::Default)
 }
 
+/// `STANCE_CACHE_KEY`, else `cache.key` in the user's data directory
+/// (`$XDG_DATA_HOME/stance`, `~/.local/share/stance`): never in the cache.
+fn cache_key(env: &Env, user_home: Option<&Path>) -> Setting<PathBuf> {
+    if let Some(v) = env.get("STANCE_CACHE_KEY") {
+        return Setting::new(PathBuf::from(v), Origin::Env("STANCE_CACHE_KEY"));
+    }
+    let base = match env.get("XDG_DATA_HOME") {
+        Some(x) => PathBuf::from(x),
+        None => user_home
+            .map(|h| h.join(".local/share"))
+            .or_else(dirs::data_dir)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    Setting::new(base.join("stance/cache.key"), Origin::Default)
+}
+
 fn storage_backend(env: &Env) -> Setting<StorageBackend> {
     match env.text("STANCE_STORAGE_BACKEND") {
         None => Setting::new(StorageBackend::Sqlite, Origin::Default),
@@ -365,6 +389,38 @@ mod tests {
         assert!(s.color.value);
         assert_eq!(s.columns.value, DEFAULT_COLUMNS);
         assert_eq!(s.user_keys_dir(), PathBuf::from("/home/ada/.stance/keys"));
+        assert_eq!(
+            s.cache_key.value,
+            PathBuf::from("/home/ada/.local/share/stance/cache.key")
+        );
+    }
+
+    #[test]
+    fn the_cache_key_lives_outside_the_cache_and_can_be_moved() {
+        let s = resolve(
+            Flags::default(),
+            &[
+                ("HOME", "/h"),
+                ("STANCE_CACHE_DIR", "/shared/cache"),
+                ("STANCE_HOME", "/srv/stance"),
+            ],
+        );
+        assert_eq!(
+            s.cache_key.value,
+            PathBuf::from("/h/.local/share/stance/cache.key")
+        );
+        assert_eq!(s.cache_key.origin, Origin::Default);
+        let s = resolve(Flags::default(), &[("HOME", "/h"), ("XDG_DATA_HOME", "/d")]);
+        assert_eq!(s.cache_key.value, PathBuf::from("/d/stance/cache.key"));
+        let s = resolve(
+            Flags::default(),
+            &[
+                ("HOME", "/h"),
+                ("STANCE_CACHE_KEY", "/etc/stance/cache.key"),
+            ],
+        );
+        assert_eq!(s.cache_key.value, PathBuf::from("/etc/stance/cache.key"));
+        assert_eq!(s.cache_key.origin, Origin::Env("STANCE_CACHE_KEY"));
     }
 
     #[test]

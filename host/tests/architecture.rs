@@ -166,6 +166,13 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "intake",
+        &[
+            "collect", "events", "catalog", "runtime", "pipeline", "store", "report", "notify",
+            "pack", "devkit", "bench", "watch", "cli", "settings", "net", "model",
+        ],
+    ),
+    (
         "collect",
         &[
             "catalog", "runtime", "pipeline", "store", "report", "notify", "devkit", "bench",

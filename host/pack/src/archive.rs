@@ -1,17 +1,19 @@
 //! Step 2 of a pack's life, and the first half of step 4: the archive.
 //! [`build`] turns a pack directory into one deterministic `.tar.gz` with
-//! its `digests` index; [`PackArchive::from_bytes`] reads one back and
-//! refuses it unless its bytes are the canonical encoding of its entries,
-//! `digests` lists every entry with its digest, and the manifest declares
-//! every entry. This module owns the encoding (tar headers, entry order,
-//! gzip header and level) and the archive limits (docs/packs.md).
+//! its `digests` index, refusing symbolic links it would pack;
+//! [`PackArchive::from_bytes`] reads one back (as a stream, through
+//! `reader`) and refuses it unless its bytes are the canonical encoding of
+//! its entries, `digests` lists every entry with its digest, and the
+//! manifest declares every entry. This module owns the encoding (tar
+//! headers, entry order, gzip header and level), the order in which an
+//! archive is read (head first, so a signature can be checked before the
+//! payload is inflated) and the archive limits (docs/packs.md).
 //!
 //! It never involves a key: a [`PackArchive`] is integrity-checked, not
-//! trusted (signatures and compatibility are `trust`'s). It never writes a
-//! file: `build` returns the bytes.
+//! trusted (signatures and compatibility are `trust`'s, through the gate
+//! `read` offers). It never writes a file: `build` returns the bytes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compression, GzBuilder};
@@ -19,6 +21,7 @@ use flate2::{Compression, GzBuilder};
 use crate::PackError;
 use crate::digest::{Digest, DigestIndex};
 use crate::manifest::{MANIFEST_FILE, Manifest, RESERVED, check_relative_path};
+use crate::reader::{RawEntry, Reader, not_an_archive, tampered};
 
 /// The entry listing the digest of every other file.
 pub const DIGESTS_FILE: &str = "digests";
@@ -31,11 +34,19 @@ const FIXED_MTIME: u64 = 0;
 const FIXED_MODE: u32 = 0o644;
 /// The gzip header every archive starts with: no name, mtime 0, no extra
 /// flags, OS 255 ("unknown").
-const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
-/// Refuse archives that unpack to more than this (a gzip bomb guard).
-pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
+pub(crate) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+/// Refuse archives whose entries add up to more than this (a gzip bomb
+/// guard, and the most memory a pack's files may take once read).
+pub const MAX_UNPACKED_BYTES: u64 = 512 << 20;
 /// Refuse archives with more entries than this.
 pub const MAX_ENTRIES: usize = 100_000;
+/// The largest manifest an archive may carry.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// The largest `digests` index: a line (digest, two spaces, a path of at
+/// most 255 bytes) per entry.
+pub const MAX_DIGESTS_BYTES: u64 = MAX_ENTRIES as u64 * 322;
+/// The largest `signature` entry.
+pub const MAX_SIGNATURE_BYTES: u64 = 4096;
 
 /// The entries of a pack archive, keyed by path.
 pub(crate) type Entries = BTreeMap<String, Vec<u8>>;
@@ -67,6 +78,7 @@ fn build_error(dir: &Path, message: String) -> PackError {
 /// Build step 1: the manifest of the pack directory, parsed, with the exact
 /// bytes that go into the archive.
 fn read_dir_manifest(dir: &Path) -> Result<(Manifest, Vec<u8>), PackError> {
+    refuse_links(dir, MANIFEST_FILE)?;
     let manifest_path = dir.join(MANIFEST_FILE);
     let manifest_bytes =
         std::fs::read(&manifest_path).map_err(|e| PackError::io(&manifest_path, e))?;
@@ -84,6 +96,7 @@ fn read_dir_manifest(dir: &Path) -> Result<(Manifest, Vec<u8>), PackError> {
 fn plugin_files(dir: &Path, manifest: &Manifest) -> Result<Entries, PackError> {
     let mut files = Entries::new();
     for plugin in &manifest.plugins {
+        refuse_links(dir, &plugin.path)?;
         let path = dir.join(&plugin.path);
         let bytes = std::fs::read(&path).map_err(|e| {
             build_error(
@@ -124,7 +137,8 @@ fn plugin_files(dir: &Path, manifest: &Manifest) -> Result<Entries, PackError> {
 /// Build step 3: every file a `[data]` glob matches (a plugin matched by a
 /// glob is packed once). A glob that matches nothing is an error.
 fn add_data_files(dir: &Path, manifest: &Manifest, files: &mut Entries) -> Result<(), PackError> {
-    let candidates = walk(dir).map_err(|(path, e)| PackError::io(path, e))?;
+    let (regular, links) = walk(dir).map_err(|(path, e)| PackError::io(path, e))?;
+    let candidates: BTreeSet<&String> = regular.iter().chain(links.iter()).collect();
     for (field, globs) in [
         ("data.policies", &manifest.data.policies),
         ("data.rules", &manifest.data.rules),
@@ -139,7 +153,10 @@ fn add_data_files(dir: &Path, manifest: &Manifest, files: &mut Entries) -> Resul
             let mut matched = 0;
             for rel in candidates.iter().filter(|rel| glob_matches(&pattern, rel)) {
                 matched += 1;
-                if files.contains_key(rel) {
+                if links.contains(*rel) {
+                    refuse_links(dir, rel)?;
+                }
+                if files.contains_key(*rel) {
                     continue;
                 }
                 check_relative_path(rel).map_err(|e| {
@@ -150,7 +167,7 @@ fn add_data_files(dir: &Path, manifest: &Manifest, files: &mut Entries) -> Resul
                 })?;
                 let path = dir.join(rel);
                 let bytes = std::fs::read(&path).map_err(|e| PackError::io(&path, e))?;
-                files.insert(rel.clone(), bytes);
+                files.insert((*rel).clone(), bytes);
             }
             if matched == 0 {
                 return Err(build_error(
@@ -176,11 +193,46 @@ pub(crate) fn glob_matches(pattern: &glob::Pattern, path: &str) -> bool {
     pattern.matches_with(path, options)
 }
 
-/// Every regular file (or symlink to one) under `dir`, as sorted `/`-joined
-/// relative paths; hidden directories and symlinked directories are skipped,
-/// and so are the reserved top-level names.
-fn walk(dir: &Path) -> Result<BTreeSet<String>, (PathBuf, std::io::Error)> {
-    let mut out = BTreeSet::new();
+/// Refuses `rel` (a `/`-joined path inside `dir`) when it, or a directory
+/// on the way to it, is a symbolic link: a pack holds only the regular
+/// files of its own directory, so nothing outside it can be packed by a
+/// link (a missing file is left to the read that follows).
+fn refuse_links(dir: &Path, rel: &str) -> Result<(), PackError> {
+    let mut path = dir.to_path_buf();
+    let mut shown = String::new();
+    for part in rel.split('/') {
+        path.push(part);
+        if !shown.is_empty() {
+            shown.push('/');
+        }
+        shown.push_str(part);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            return Ok(());
+        };
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            return Err(build_error(
+                dir,
+                format!(
+                    "`{shown}` is a symbolic link (to {target}); a pack holds only the regular files of its own directory: replace the link with a copy of the file, or leave it out of `[data]` and `path`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What `walk` found: the regular files, and apart the symbolic links.
+type Walked = (BTreeSet<String>, BTreeSet<String>);
+
+/// The files under `dir` as sorted `/`-joined relative paths: the regular
+/// files, and apart the symbolic links (never followed: `build` refuses
+/// any that a glob matches). Hidden directories are skipped, and so are
+/// the reserved top-level names.
+fn walk(dir: &Path) -> Result<Walked, (PathBuf, std::io::Error)> {
+    let (mut regular, mut links) = (BTreeSet::new(), BTreeSet::new());
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((abs, rel)) = stack.pop() {
         let read = std::fs::read_dir(&abs).map_err(|e| (abs.clone(), e))?;
@@ -195,22 +247,25 @@ fn walk(dir: &Path) -> Result<BTreeSet<String>, (PathBuf, std::io::Error)> {
                 format!("{rel}/{name}")
             };
             let file_type = entry.file_type().map_err(|e| (entry.path(), e))?;
-            if file_type.is_dir() {
+            if rel.is_empty() && RESERVED.contains(&name.as_str()) {
+                continue;
+            }
+            if file_type.is_symlink() {
+                links.insert(child_rel);
+            } else if file_type.is_dir() {
                 if !name.starts_with('.') {
                     stack.push((entry.path(), child_rel));
                 }
-            } else if (file_type.is_file() || (file_type.is_symlink() && entry.path().is_file()))
-                && !(rel.is_empty() && RESERVED.contains(&name.as_str()))
-            {
-                out.insert(child_rel);
+            } else if file_type.is_file() {
+                regular.insert(child_rel);
             }
         }
     }
-    Ok(out)
+    Ok((regular, links))
 }
 
 // The canonical encoding, written by `build` and `sign`, and compared
-// byte for byte by `PackArchive::from_bytes`.
+// byte for byte by the reader as it reads.
 
 /// The order of entries in an archive: manifest, digests and signature
 /// first (so a streaming reader meets them before the payload), then every
@@ -228,34 +283,44 @@ fn canonical_order(entries: &Entries) -> Vec<(&String, &Vec<u8>)> {
     head
 }
 
-/// Where each entry starts in a tar stream: (offset, path).
-type Offsets = Vec<(usize, String)>;
+/// The header every entry of `size` bytes gets (before its path is set).
+fn header_fields(size: u64) -> std::io::Result<tar::Header> {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(size);
+    header.set_mode(FIXED_MODE);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(FIXED_MTIME);
+    header.set_username("")?;
+    header.set_groupname("")?;
+    Ok(header)
+}
 
-/// The canonical tar stream of `entries`, and where each entry starts in it.
-fn encode_tar(entries: &Entries) -> std::io::Result<(Vec<u8>, Offsets)> {
+/// The header blocks `build` writes before the contents of `path` (one
+/// ustar block, or a GNU long-name entry and then one when ustar cannot
+/// hold the path).
+pub(crate) fn canonical_header(path: &str, size: u64) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
-    let mut starts = Vec::new();
+    let mut header = header_fields(size)?;
+    builder.append_data(&mut header, path, std::io::empty())?;
+    Ok(std::mem::take(builder.get_mut()))
+}
+
+/// The canonical tar stream of `entries`.
+pub(crate) fn encode_tar(entries: &Entries) -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
     for (path, bytes) in canonical_order(entries) {
-        starts.push((builder.get_ref().len(), path.clone()));
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_size(bytes.len() as u64);
-        header.set_mode(FIXED_MODE);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_mtime(FIXED_MTIME);
-        header.set_username("")?;
-        header.set_groupname("")?;
+        let mut header = header_fields(bytes.len() as u64)?;
         builder.append_data(&mut header, path, bytes.as_slice())?;
     }
-    let tar = builder.into_inner()?;
-    Ok((tar, starts))
+    builder.into_inner()
 }
 
 /// The canonical archive bytes of `entries` (tar, then gzip at level 6 with
 /// the fixed header).
 pub(crate) fn encode(entries: &Entries) -> std::io::Result<Vec<u8>> {
-    let (tar, _) = encode_tar(entries)?;
+    let tar = encode_tar(entries)?;
     let mut gz = GzBuilder::new()
         .mtime(FIXED_MTIME as u32)
         .operating_system(255)
@@ -283,28 +348,10 @@ impl PackArchive {
     /// change without changing an entry), every entry is listed
     /// in `digests` with its digest, every entry is declared by the manifest
     /// and every plugin has its declared digest. `source` (a path or a
-    /// reference) names the archive in errors.
+    /// reference) names the archive in errors. Memory: the entries, never
+    /// more than [`MAX_UNPACKED_BYTES`] of them, whatever the archive claims.
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<PackArchive, PackError> {
-        let tar_bytes = decompress(bytes, source)?;
-        let entries = read_entries(&tar_bytes, source)?;
-        check_canonical_tar(&tar_bytes, &entries, source)?;
-        check_canonical_gzip(bytes, &entries, source)?;
-
-        let index = read_index(&entries, source)?;
-        let manifest_bytes = required_entry(&entries, MANIFEST_FILE, source)?;
-        let pack = pack_label(manifest_bytes, source);
-        check_digests(&entries, &index, &pack)?;
-
-        let manifest = read_manifest(manifest_bytes, source)?;
-        check_plugins(&entries, &manifest, &pack)?;
-        check_declared(&entries, &manifest, &pack)?;
-
-        Ok(PackArchive {
-            source: source.to_string(),
-            manifest,
-            entries,
-            digest: Digest::of(bytes),
-        })
+        read(bytes, source, |_| Ok(())).map(|(archive, ())| archive)
     }
 
     /// Reads and checks the archive at `path`.
@@ -349,174 +396,149 @@ impl PackArchive {
     }
 }
 
-// Reading an archive back: the steps of `PackArchive::from_bytes`, in the
-// order it takes them. Until the manifest names the pack, refusals name the
-// archive by its source; afterwards by `name@version (source)`.
+// Reading an archive back: `read` and its steps, in the order it takes
+// them. Until the manifest names the pack, refusals name the archive by
+// its source; afterwards by `name@version (source)`.
 
-/// A refusal of bytes that are not a pack archive at all.
-fn not_an_archive(source: &str, reason: String) -> PackError {
-    PackError::NotAnArchive {
-        source_name: source.to_string(),
-        reason,
-    }
+/// What a signature covers, read before anything else of an archive: the
+/// manifest and the `digests` index, with the `signature` entry if any.
+#[derive(Debug)]
+pub(crate) struct Head {
+    /// The manifest, parsed and validated.
+    pub(crate) manifest: Manifest,
+    /// Its exact bytes.
+    pub(crate) manifest_bytes: Vec<u8>,
+    /// The exact bytes of `digests`.
+    pub(crate) digests_bytes: Vec<u8>,
+    /// `digests`, parsed.
+    pub(crate) index: DigestIndex,
+    /// The `signature` entry, when the archive has one.
+    pub(crate) signature: Option<Vec<u8>>,
+    /// `name@version (source)`, as refusals name the pack.
+    pub(crate) label: String,
 }
 
-/// A refusal of an archive whose `file` was changed after it was built.
-fn tampered(pack: &str, file: &str, reason: String) -> PackError {
-    PackError::Tampered {
-        pack: pack.to_string(),
-        file: file.to_string(),
-        reason,
+/// Reads an archive as a stream. Its head (manifest, `digests`,
+/// `signature`, at most a few MiB whatever the archive claims) is read
+/// and checked first and handed to `gate` (`trust::verify` checks the
+/// signature there); only when the gate passes is the payload inflated,
+/// each entry checked against `digests` as it is read. A signature that
+/// does not match is explained: the rest is read without being kept, so a
+/// changed file is named as such.
+pub(crate) fn read<G>(
+    bytes: &[u8],
+    source: &str,
+    gate: impl FnOnce(&Head) -> Result<G, PackError>,
+) -> Result<(PackArchive, G), PackError> {
+    let mut reader = Reader::new(bytes, source)?;
+    let (head, first) = read_head(&mut reader, source)?;
+    let gated = match gate(&head) {
+        Ok(gated) => gated,
+        Err(e @ PackError::BadSignature { .. }) => {
+            let mut seen = Entries::new();
+            read_payload(&mut reader, &head, first, &mut seen, false)?;
+            reader.finish()?;
+            check_listed_present(&seen, &head)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut entries = Entries::new();
+    read_payload(&mut reader, &head, first, &mut entries, true)?;
+    reader.finish()?;
+    check_listed_present(&entries, &head)?;
+    let Head {
+        manifest,
+        manifest_bytes,
+        digests_bytes,
+        signature,
+        label,
+        ..
+    } = head;
+    entries.insert(MANIFEST_FILE.to_string(), manifest_bytes);
+    entries.insert(DIGESTS_FILE.to_string(), digests_bytes);
+    if let Some(signature) = signature {
+        entries.insert(SIGNATURE_FILE.to_string(), signature);
     }
+    check_plugins(&entries, &manifest, &label)?;
+    let archive = PackArchive {
+        source: source.to_string(),
+        manifest,
+        entries,
+        digest: Digest::of(bytes),
+    };
+    Ok((archive, gated))
 }
 
-/// Read step 1: the tar stream inside the gzip layer, refused unless the
-/// gzip header is the fixed one, the stream inflates within
-/// [`MAX_UNPACKED_BYTES`] and nothing follows it.
-fn decompress(bytes: &[u8], source: &str) -> Result<Vec<u8>, PackError> {
-    if bytes.len() < GZIP_HEADER.len() || bytes[..2] != GZIP_HEADER[..2] {
-        return Err(not_an_archive(source, "it is not gzip-compressed".into()));
+/// Read step 1: the manifest, then `digests`, each within its limit and
+/// in its place; `digests` parses canonically and lists the manifest with
+/// its digest; the manifest parses. Then the `signature` entry, if the
+/// next entry is one. Returns the head and the first payload entry's header.
+fn read_head(reader: &mut Reader, source: &str) -> Result<(Head, Option<RawEntry>), PackError> {
+    let manifest_bytes = head_entry(reader, source, MANIFEST_FILE, MAX_MANIFEST_BYTES)?;
+    let digests_bytes = head_entry(reader, source, DIGESTS_FILE, MAX_DIGESTS_BYTES)?;
+    let index =
+        DigestIndex::parse(&digests_bytes).map_err(|e| tampered(source, DIGESTS_FILE, e))?;
+    let label = pack_label(&manifest_bytes, source);
+    check_listed(MANIFEST_FILE, Digest::of(&manifest_bytes), &index, &label)?;
+    let manifest = read_manifest(&manifest_bytes, source)?;
+    let mut next = reader.next_entry()?;
+    let mut signature = None;
+    if let Some(entry) = next.as_ref().filter(|e| e.path == SIGNATURE_FILE) {
+        if entry.size > MAX_SIGNATURE_BYTES {
+            return Err(tampered(
+                &label,
+                SIGNATURE_FILE,
+                format!(
+                    "it is {} bytes; a signature entry has at most {MAX_SIGNATURE_BYTES}",
+                    entry.size
+                ),
+            ));
+        }
+        signature = Some(reader.read_data(entry, true)?.1);
+        next = reader.next_entry()?;
     }
-    if bytes[..GZIP_HEADER.len()] != GZIP_HEADER {
+    let head = Head {
+        manifest,
+        manifest_bytes,
+        digests_bytes,
+        index,
+        signature,
+        label,
+    };
+    Ok((head, next))
+}
+
+/// The next entry, which must be `name` and at most `limit` bytes: its bytes.
+fn head_entry(
+    reader: &mut Reader,
+    source: &str,
+    name: &str,
+    limit: u64,
+) -> Result<Vec<u8>, PackError> {
+    let Some(entry) = reader.next_entry()? else {
+        return Err(not_an_archive(source, format!("it has no `{name}` entry")));
+    };
+    if entry.path != name {
         return Err(tampered(
             source,
-            "(gzip header)",
-            "the gzip header differs from the one Stance writes".into(),
+            "(tar stream)",
+            format!(
+                "`{}` comes where `{name}` must be (a pack archive starts with {MANIFEST_FILE}, then {DIGESTS_FILE}, then {SIGNATURE_FILE} if signed)",
+                entry.path
+            ),
         ));
     }
-    let mut decoder = flate2::bufread::GzDecoder::new(bytes);
-    let mut tar_bytes = Vec::new();
-    (&mut decoder)
-        .take(MAX_UNPACKED_BYTES + 1)
-        .read_to_end(&mut tar_bytes)
-        .map_err(|e| {
-            tampered(
-                source,
-                "(gzip stream)",
-                format!("it does not decompress ({e})"),
-            )
-        })?;
-    if tar_bytes.len() as u64 > MAX_UNPACKED_BYTES {
+    if entry.size > limit {
         return Err(not_an_archive(
             source,
-            format!("it unpacks to more than {MAX_UNPACKED_BYTES} bytes"),
+            format!(
+                "`{name}` is {} bytes, over its limit of {limit}",
+                entry.size
+            ),
         ));
     }
-    if !decoder.into_inner().is_empty() {
-        return Err(tampered(
-            source,
-            "(gzip stream)",
-            "bytes were appended after the end of the compressed stream".into(),
-        ));
-    }
-    Ok(tar_bytes)
-}
-
-/// Read step 2: the entries of the tar stream, refused unless every entry is
-/// a regular file with a safe, unique relative path, and there are at most
-/// [`MAX_ENTRIES`] of them.
-fn read_entries(tar_bytes: &[u8], source: &str) -> Result<Entries, PackError> {
-    let tar_stream = |reason: String| tampered(source, "(tar stream)", reason);
-    let mut entries = Entries::new();
-    let mut archive = tar::Archive::new(tar_bytes);
-    let iter = archive
-        .entries()
-        .map_err(|e| tar_stream(format!("it is not a tar archive ({e})")))?;
-    for entry in iter {
-        let mut entry = entry.map_err(|e| tar_stream(format!("a tar header is invalid ({e})")))?;
-        let path = entry.path_bytes().into_owned();
-        let path = String::from_utf8(path)
-            .map_err(|_| tar_stream("an entry's path is not UTF-8".into()))?;
-        if entry.header().entry_type() != tar::EntryType::Regular {
-            return Err(tampered(
-                source,
-                &path,
-                "the entry is not a regular file".into(),
-            ));
-        }
-        check_relative_path(&path).map_err(|e| tampered(source, &path, e))?;
-        if entries.len() >= MAX_ENTRIES {
-            return Err(not_an_archive(
-                source,
-                format!("it has more than {MAX_ENTRIES} entries"),
-            ));
-        }
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| tampered(source, &path, format!("its data cannot be read ({e})")))?;
-        if entries.insert(path.clone(), data).is_some() {
-            return Err(tampered(
-                source,
-                &path,
-                "the archive holds two entries with this path".into(),
-            ));
-        }
-    }
-    Ok(entries)
-}
-
-/// Read step 3: any byte of the tar stream outside the entries' contents
-/// (headers, order, padding, trailer) is exactly what `build` writes. A
-/// difference is blamed on the entry in whose part of the stream it lies.
-fn check_canonical_tar(tar_bytes: &[u8], entries: &Entries, source: &str) -> Result<(), PackError> {
-    let (canonical, starts) = encode_tar(entries)
-        .map_err(|e| tampered(source, "(tar stream)", format!("cannot re-encode ({e})")))?;
-    if canonical == tar_bytes {
-        return Ok(());
-    }
-    let at = canonical
-        .iter()
-        .zip(tar_bytes.iter())
-        .position(|(a, b)| a != b)
-        .unwrap_or(canonical.len().min(tar_bytes.len()));
-    let file = starts
-        .iter()
-        .rev()
-        .find(|(start, _)| *start <= at)
-        .map(|(_, path)| path.as_str())
-        .unwrap_or("(tar stream)");
-    Err(tampered(
-        source,
-        file,
-        format!(
-            "the tar layout differs from the canonical one at byte {at} (a header, the entry order or the padding was changed)"
-        ),
-    ))
-}
-
-/// Read step 4: the compressed stream is exactly what `build` writes, too:
-/// deflate ignores some padding bits, so a changed byte there would not
-/// show in the contents.
-fn check_canonical_gzip(bytes: &[u8], entries: &Entries, source: &str) -> Result<(), PackError> {
-    let recompressed = encode(entries)
-        .map_err(|e| tampered(source, "(gzip stream)", format!("cannot re-encode ({e})")))?;
-    if recompressed != bytes {
-        return Err(tampered(
-            source,
-            "(gzip stream)",
-            "the compressed bytes differ from the canonical encoding of the same contents".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// The entry `name`, without which the bytes are not a pack archive.
-fn required_entry<'e>(
-    entries: &'e Entries,
-    name: &str,
-    source: &str,
-) -> Result<&'e [u8], PackError> {
-    entries
-        .get(name)
-        .map(Vec::as_slice)
-        .ok_or_else(|| not_an_archive(source, format!("it has no `{name}` entry")))
-}
-
-/// Read step 5: the `digests` index, which must be present and canonical.
-fn read_index(entries: &Entries, source: &str) -> Result<DigestIndex, PackError> {
-    let digests_bytes = required_entry(entries, DIGESTS_FILE, source)?;
-    DigestIndex::parse(digests_bytes).map_err(|e| tampered(source, DIGESTS_FILE, e))
+    Ok(reader.read_data(&entry, true)?.1)
 }
 
 /// How later refusals name the pack: `name@version (source)` when the
@@ -529,46 +551,7 @@ fn pack_label(manifest_bytes: &[u8], source: &str) -> String {
         .unwrap_or_else(|| source.to_string())
 }
 
-/// Read step 6: the contents against the index: every entry but `digests`
-/// and `signature` is listed with its digest, and the index lists nothing
-/// else.
-fn check_digests(entries: &Entries, index: &DigestIndex, pack: &str) -> Result<(), PackError> {
-    for (path, data) in entries {
-        if path == DIGESTS_FILE || path == SIGNATURE_FILE {
-            continue;
-        }
-        let actual = Digest::of(data);
-        match index.get(path) {
-            None => {
-                return Err(tampered(
-                    pack,
-                    path,
-                    format!("the file is in the archive but not listed in `{DIGESTS_FILE}`"),
-                ));
-            }
-            Some(listed) if *listed != actual => {
-                return Err(tampered(
-                    pack,
-                    path,
-                    format!("`{DIGESTS_FILE}` lists {listed}, but the file has {actual}"),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    for (path, _) in index.iter() {
-        if !entries.contains_key(path) || path == SIGNATURE_FILE || path == DIGESTS_FILE {
-            return Err(tampered(
-                pack,
-                path,
-                format!("`{DIGESTS_FILE}` lists the file, but the archive does not hold it"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Read step 7: the manifest inside the archive, parsed and validated.
+/// The manifest inside the archive, parsed and validated.
 fn read_manifest(manifest_bytes: &[u8], source: &str) -> Result<Manifest, PackError> {
     let file = format!("{source}: {MANIFEST_FILE}");
     let text = std::str::from_utf8(manifest_bytes).map_err(|_| PackError::Manifest {
@@ -578,7 +561,133 @@ fn read_manifest(manifest_bytes: &[u8], source: &str) -> Result<Manifest, PackEr
     Manifest::parse(text, &file)
 }
 
-/// Read step 8: every declared plugin is in the archive with its declared
+/// `path` is listed in `digests`, with the digest its bytes have.
+fn check_listed(
+    path: &str,
+    actual: Digest,
+    index: &DigestIndex,
+    pack: &str,
+) -> Result<(), PackError> {
+    match index.get(path) {
+        None => Err(tampered(
+            pack,
+            path,
+            format!("the file is in the archive but not listed in `{DIGESTS_FILE}`"),
+        )),
+        Some(listed) if *listed != actual => Err(tampered(
+            pack,
+            path,
+            format!("`{DIGESTS_FILE}` lists {listed}, but the file has {actual}"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Read step 2: the payload, entry by entry from `next`, into `entries`
+/// (with `keep` false only their paths are kept: the bytes are hashed and
+/// dropped). Each header is checked before its bytes are read: in byte
+/// order after the previous one, listed in `digests`, declared by the
+/// manifest, within [`MAX_ENTRIES`] and [`MAX_UNPACKED_BYTES`]; then the
+/// bytes against their digest.
+fn read_payload(
+    reader: &mut Reader,
+    head: &Head,
+    mut next: Option<RawEntry>,
+    entries: &mut Entries,
+    keep: bool,
+) -> Result<(), PackError> {
+    let declared: Vec<glob::Pattern> = head
+        .manifest
+        .data
+        .globs()
+        .filter_map(|g| glob::Pattern::new(g).ok())
+        .collect();
+    let mut unpacked = (head.manifest_bytes.len() + head.digests_bytes.len()) as u64;
+    let mut last: Option<String> = None;
+    while let Some(entry) = next {
+        check_payload_header(&entry, last.as_deref(), entries.len(), head, &declared)?;
+        unpacked += entry.size;
+        if unpacked > MAX_UNPACKED_BYTES {
+            return Err(not_an_archive(
+                &head.label,
+                format!(
+                    "it unpacks to more than {} MiB, the limit",
+                    MAX_UNPACKED_BYTES >> 20
+                ),
+            ));
+        }
+        let (digest, bytes) = reader.read_data(&entry, keep)?;
+        check_listed(&entry.path, digest, &head.index, &head.label)?;
+        entries.insert(entry.path.clone(), bytes);
+        last = Some(entry.path);
+        next = reader.next_entry()?;
+    }
+    Ok(())
+}
+
+/// A payload entry's header, before any of its bytes is read.
+fn check_payload_header(
+    entry: &RawEntry,
+    last: Option<&str>,
+    count: usize,
+    head: &Head,
+    declared: &[glob::Pattern],
+) -> Result<(), PackError> {
+    let (pack, path) = (head.label.as_str(), entry.path.as_str());
+    if RESERVED.contains(&path) {
+        return Err(tampered(
+            pack,
+            path,
+            "the archive holds this reserved entry a second time, or out of its place".into(),
+        ));
+    }
+    match last {
+        Some(last) if last == path => {
+            let reason = "the archive holds two entries with this path".into();
+            return Err(tampered(pack, path, reason));
+        }
+        Some(last) if last > path => {
+            let reason = format!(
+                "the entry comes after `{last}`: the entries are not in canonical (byte) order"
+            );
+            return Err(tampered(pack, path, reason));
+        }
+        _ => {}
+    }
+    if count >= MAX_ENTRIES {
+        let reason = format!("it has more than {MAX_ENTRIES} entries");
+        return Err(not_an_archive(pack, reason));
+    }
+    if head.index.get(path).is_none() {
+        let reason = format!("the file is in the archive but not listed in `{DIGESTS_FILE}`");
+        return Err(tampered(pack, path, reason));
+    }
+    let is_plugin = head.manifest.plugins.iter().any(|p| p.path == path);
+    if !is_plugin && !declared.iter().any(|p| glob_matches(p, path)) {
+        let reason =
+            "the file is not declared by the manifest (neither a plugin nor matched by [data])";
+        return Err(tampered(pack, path, reason.into()));
+    }
+    Ok(())
+}
+
+/// Read step 3: the index lists nothing the archive does not hold (nor
+/// `digests` or `signature` themselves).
+fn check_listed_present(entries: &Entries, head: &Head) -> Result<(), PackError> {
+    for (path, _) in head.index.iter() {
+        let held = entries.contains_key(path) || path == MANIFEST_FILE;
+        if !held || path == SIGNATURE_FILE || path == DIGESTS_FILE {
+            return Err(tampered(
+                &head.label,
+                path,
+                format!("`{DIGESTS_FILE}` lists the file, but the archive does not hold it"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Read step 4: every declared plugin is in the archive with its declared
 /// digest.
 fn check_plugins(entries: &Entries, manifest: &Manifest, pack: &str) -> Result<(), PackError> {
     for plugin in &manifest.plugins {
@@ -601,31 +710,6 @@ fn check_plugins(entries: &Entries, manifest: &Manifest, pack: &str) -> Result<(
                     "plugin `{}` has digest {actual}, not the one its manifest declares",
                     plugin.name
                 ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Read step 9: every entry is the manifest, the index, the signature, a
-/// plugin or a data file matched by a `[data]` glob; nothing rides along
-/// unseen.
-fn check_declared(entries: &Entries, manifest: &Manifest, pack: &str) -> Result<(), PackError> {
-    let patterns: Vec<glob::Pattern> = manifest
-        .data
-        .globs()
-        .filter_map(|g| glob::Pattern::new(g).ok())
-        .collect();
-    for path in entries.keys() {
-        let declared = RESERVED.contains(&path.as_str())
-            || manifest.plugins.iter().any(|p| &p.path == path)
-            || patterns.iter().any(|p| glob_matches(p, path));
-        if !declared {
-            return Err(tampered(
-                pack,
-                path,
-                "the file is not declared by the manifest (neither a plugin nor matched by [data])"
-                    .into(),
             ));
         }
     }
@@ -678,17 +762,96 @@ mod tests {
         );
     }
 
+    /// `tar` compressed as `build` compresses.
+    fn gzip(tar: &[u8]) -> Vec<u8> {
+        let mut gz = GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(Vec::new(), Compression::new(6));
+        std::io::Write::write_all(&mut gz, tar).unwrap();
+        gz.finish().unwrap()
+    }
+
     #[test]
     fn a_layout_difference_is_blamed_on_its_entry() {
-        let entries = entries_with(&[("policies/a.yaml", "a: 1\n")]);
-        let (mut tar_bytes, starts) = encode_tar(&entries).unwrap();
-        let (start, path) = starts.last().unwrap().clone();
-        tar_bytes[start + 100] ^= 1; // the mode field of the last header
-        let err = check_canonical_tar(&tar_bytes, &entries, "t").unwrap_err();
+        let mut manifest = starter_manifest("demo");
+        manifest = manifest.replace("policies = []", "policies = [\"policies/*.yaml\"]");
+        let mut entries = Entries::new();
+        entries.insert(MANIFEST_FILE.into(), manifest.into_bytes());
+        entries.insert("policies/a.yaml".into(), b"a: 1\n".to_vec());
+        let index = DigestIndex::from_files(&entries);
+        entries.insert(DIGESTS_FILE.into(), index.render().into_bytes());
+        let mut tar = encode_tar(&entries).unwrap();
+        assert!(PackArchive::from_bytes(&gzip(&tar), "t").is_ok());
+        let start = tar
+            .windows(15)
+            .rposition(|w| w == b"policies/a.yaml")
+            .unwrap();
+        tar[start + 100] ^= 1; // the mode field of the last header
+        let err = refusal(&gzip(&tar));
         assert!(
-            matches!(&err, PackError::Tampered { file, .. } if *file == path),
+            matches!(&err, PackError::Tampered { file, .. } if file == "policies/a.yaml"),
             "{err}"
         );
+        assert!(
+            err.to_string()
+                .contains(&format!("at byte {}", start + 100)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_gate_sees_the_head_before_any_payload_byte_is_read() {
+        let mut manifest = starter_manifest("demo");
+        manifest = manifest.replace("policies = []", "policies = [\"policies/*.yaml\"]");
+        let mut entries = Entries::new();
+        entries.insert(MANIFEST_FILE.into(), manifest.into_bytes());
+        entries.insert("policies/a.yaml".into(), vec![b'a'; 4096]);
+        let index = DigestIndex::from_files(&entries);
+        entries.insert(DIGESTS_FILE.into(), index.render().into_bytes());
+        let mut tar = encode_tar(&entries).unwrap();
+        let len = tar.len();
+        tar[len - 1024 - 100] = b'b'; // the payload's last bytes, then the trailer
+        let refused = read(&gzip(&tar), "t", |head| {
+            assert_eq!(head.label, "demo@0.1.0 (t)");
+            assert!(head.signature.is_none());
+            Err::<(), _>(PackError::Unsigned {
+                pack: head.label.clone(),
+                file: SIGNATURE_FILE.into(),
+            })
+        });
+        assert!(matches!(refused, Err(PackError::Unsigned { .. })));
+        let err = refusal(&gzip(&tar));
+        assert!(
+            matches!(&err, PackError::Tampered { file, .. } if file == "policies/a.yaml"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn build_refuses_symlinks_it_would_pack() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        let manifest =
+            starter_manifest("demo").replace("policies = []", "policies = [\"policies/*.yaml\"]");
+        std::fs::write(dir.path().join(MANIFEST_FILE), manifest).unwrap();
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        std::fs::write(dir.path().join("policies/ok.yaml"), "a: 1\n").unwrap();
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("policies/leak.yaml");
+            std::os::unix::fs::symlink(outside.path().join("secret"), &link).unwrap();
+            let err = build(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains("`policies/leak.yaml` is a symbolic link"),
+                "{err}"
+            );
+            std::fs::remove_file(&link).unwrap();
+            // A link no glob matches is left alone.
+            std::os::unix::fs::symlink(outside.path(), dir.path().join("elsewhere")).unwrap();
+            assert!(build(dir.path()).is_ok());
+        }
     }
 
     #[test]

@@ -23,6 +23,11 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// The digest of everything a streaming hasher was given.
+    pub(crate) fn finish(hasher: Sha256) -> Self {
+        Digest(hasher.finalize().into())
+    }
+
     /// The 32 raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

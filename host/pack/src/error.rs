@@ -3,16 +3,61 @@
 //! the manifest is unreadable), the file concerned, the reason and the fix,
 //! so the host can print it as is.
 //!
+//! Text taken from an archive, a manifest or a lock file (paths, TOML
+//! parser messages that quote a line) can carry terminal control
+//! sequences: every field is shown through [`printable`], so no message of
+//! this crate ever writes a raw control character.
+//!
 //! It never prints, logs or exits: the host decides what to do with an
 //! error.
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// `text` safe to print on a terminal: every control character (C0, DEL,
+/// C1 such as the 8-bit CSI) and every bidirectional override is written as
+/// a Rust escape (`\u{1b}`); line breaks stay when `keep_newlines` (for
+/// multi-line parser messages), and are escaped too otherwise (names).
+pub fn printable(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && !(keep_newlines && c == '\n'))
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A name (a path, a pack label, a source) as one printable line.
+fn line(text: &str) -> Cow<'_, str> {
+    printable(text, false)
+}
+
+/// A message (possibly a parser's, over several lines) made printable.
+fn msg(text: &str) -> Cow<'_, str> {
+    printable(text, true)
+}
+
+/// A path as one printable line.
+fn path_line(path: &Path) -> String {
+    line(&path.display().to_string()).into_owned()
+}
 
 /// Why a pack operation failed or a pack was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", path_line(.path))]
     Io {
         /// The file or directory concerned.
         path: PathBuf,
@@ -22,7 +67,7 @@ pub enum PackError {
     },
 
     /// `stance-pack.toml` (or a manifest inside an archive) is invalid.
-    #[error("{file}: {message}")]
+    #[error("{}: {}", line(.file), msg(.message))]
     Manifest {
         /// The manifest's path, or `source: stance-pack.toml` inside an archive.
         file: String,
@@ -31,7 +76,7 @@ pub enum PackError {
     },
 
     /// `build` could not turn a directory into an archive.
-    #[error("cannot build pack in {}: {message}", dir.display())]
+    #[error("cannot build pack in {}: {}", path_line(.dir), msg(.message))]
     Build {
         /// The pack directory.
         dir: PathBuf,
@@ -40,7 +85,7 @@ pub enum PackError {
     },
 
     /// The bytes are not a Stance pack archive at all.
-    #[error("{source_name}: not a Stance pack archive: {reason}")]
+    #[error("{}: not a Stance pack archive: {}", line(.source_name), msg(.reason))]
     NotAnArchive {
         /// Where the bytes came from (a path or a reference).
         source_name: String,
@@ -49,7 +94,7 @@ pub enum PackError {
     },
 
     /// The archive was changed after it was built (or after it was signed).
-    #[error("pack {pack} refused: {file} was tampered with: {reason}")]
+    #[error("pack {} refused: {} was tampered with: {}", line(.pack), line(.file), msg(.reason))]
     Tampered {
         /// `name@version (source)`, or the source when the manifest is unreadable.
         pack: String,
@@ -61,7 +106,7 @@ pub enum PackError {
 
     /// The archive carries no signature and unsigned packs were not allowed.
     #[error(
-        "pack {pack} refused: it is not signed (the archive has no `{file}` entry); sign it with `stance pack sign`, or pass --allow-unsigned for local development only"
+        "pack {} refused: it is not signed (the archive has no `{file}` entry); sign it with `stance pack sign`, or pass --allow-unsigned for local development only", line(.pack)
     )]
     Unsigned {
         /// `name@version (source)`.
@@ -72,7 +117,7 @@ pub enum PackError {
 
     /// The signature was made by a key that is not among the trusted keys.
     #[error(
-        "pack {pack} refused: {file}: signed by key {key_id}, which is not among the trusted keys; add its public key to the trusted keys or pass it with --key"
+        "pack {} refused: {file}: signed by key {key_id}, which is not among the trusted keys; if you trust its publisher, trust the public key with `stance key trust FILE.pub` (for you) or `stance key trust --project DIR FILE.pub` (for one project), or pass it with --key", line(.pack)
     )]
     UntrustedKey {
         /// `name@version (source)`.
@@ -85,7 +130,7 @@ pub enum PackError {
 
     /// The signature does not verify with the trusted key of the same id.
     #[error(
-        "pack {pack} refused: {file}: the signature by key {key_id} does not match the digests index and manifest: the pack was changed after it was signed"
+        "pack {} refused: {file}: the signature by key {key_id} does not match the digests index and manifest: the pack was changed after it was signed", line(.pack)
     )]
     BadSignature {
         /// `name@version (source)`.
@@ -98,7 +143,7 @@ pub enum PackError {
 
     /// The pack needs a WIT contract this Stance does not provide.
     #[error(
-        "pack {pack} refused: {file}: requires WIT {required}, but this Stance provides {host}; use a version of the pack built for {host}"
+        "pack {} refused: {file}: requires WIT {required}, but this Stance provides {host}; use a version of the pack built for {host}", line(.pack)
     )]
     IncompatibleWit {
         /// `name@version (source)`.
@@ -113,7 +158,7 @@ pub enum PackError {
 
     /// The pack needs a newer Stance.
     #[error(
-        "pack {pack} refused: {file}: requires Stance {required} or newer, but this is Stance {running}; upgrade Stance or use an older version of the pack"
+        "pack {} refused: {file}: requires Stance {required} or newer, but this is Stance {running}; upgrade Stance or use an older version of the pack", line(.pack)
     )]
     IncompatibleStance {
         /// `name@version (source)`.
@@ -127,7 +172,7 @@ pub enum PackError {
     },
 
     /// A key file is missing, malformed or would be overwritten.
-    #[error("key {}: {reason}", path.display())]
+    #[error("key {}: {}", path_line(.path), msg(.reason))]
     Key {
         /// The key file (or the source a key was read from).
         path: PathBuf,
@@ -136,7 +181,7 @@ pub enum PackError {
     },
 
     /// The directory of installed packs refused an operation.
-    #[error("pack directory {}: {reason}", dir.display())]
+    #[error("pack directory {}: {}", path_line(.dir), msg(.reason))]
     PackDir {
         /// The directory of installed packs.
         dir: PathBuf,
@@ -145,7 +190,7 @@ pub enum PackError {
     },
 
     /// `name@range` does not parse.
-    #[error("invalid pack reference `{spec}`: {reason}")]
+    #[error("invalid pack reference `{}`: {}", line(.spec), msg(.reason))]
     Spec {
         /// The reference as written.
         spec: String,
@@ -154,11 +199,11 @@ pub enum PackError {
     },
 
     /// No set of versions satisfies every requirement.
-    #[error("cannot resolve packs: {0}")]
+    #[error("cannot resolve packs: {}", msg(.0))]
     Resolve(String),
 
     /// `stance.lock` is invalid or disagrees with what is installed.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {}", path_line(.path), msg(.reason))]
     Lock {
         /// The lock file.
         path: PathBuf,
@@ -188,5 +233,29 @@ impl PackError {
                 | PackError::IncompatibleWit { .. }
                 | PackError::IncompatibleStance { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_reach_a_message() {
+        assert_eq!(printable("plain\ntext", true), "plain\ntext");
+        assert_eq!(printable("a\x1b[2Jb", true), "a\\u{1b}[2Jb");
+        assert_eq!(
+            printable("x\u{9b}31m\u{202e}", true),
+            "x\\u{9b}31m\\u{202e}"
+        );
+        assert_eq!(printable("two\nlines", false), "two\\u{a}lines");
+        let err = crate::Manifest::parse("[pack]\nname = \x1b]0;pwned\x07\n", "a\x1b.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+        assert!(
+            err.contains("a\\u{1b}.toml") && err.contains("\\u{7}"),
+            "{err}"
+        );
     }
 }

@@ -161,9 +161,21 @@ impl PackDir {
         }
     }
 
-    /// `<pack-dir>/<name>/<version>`.
+    /// `<pack-dir>/<name>/<version>`. `name` must be a pack name: every
+    /// method that takes one from outside checks it first ([`PackDir::check_name`]).
     pub fn version_dir(&self, name: &str, version: &Version) -> PathBuf {
         self.root.join(name).join(version.to_string())
+    }
+
+    /// Refuses a name that is not a pack name before it is joined to the
+    /// directory (a `..`, a `/`, an absolute path, a control character).
+    pub fn check_name(&self, name: &str) -> Result<(), PackError> {
+        if is_valid_name(name) {
+            return Ok(());
+        }
+        Err(self.err(format!(
+            "`{name}` is not a valid pack name; use lowercase letters, digits and `-`, starting with a letter"
+        )))
     }
 
     /// Installs a verified pack. Versions are immutable: installing the same
@@ -171,6 +183,7 @@ impl PackDir {
     /// when it differs.
     pub fn install(&self, pack: &VerifiedPack) -> Result<Installed, PackError> {
         let (name, version) = (pack.name(), pack.version());
+        self.check_name(name)?;
         let dir = self.version_dir(name, version);
         if dir.exists() {
             let existing = self.read_installed(name, version)?;
@@ -212,6 +225,7 @@ impl PackDir {
 
     /// The install record of `name` `version`, which must be installed.
     fn read_installed(&self, name: &str, version: &Version) -> Result<InstalledPack, PackError> {
+        self.check_name(name)?;
         let dir = self.version_dir(name, version);
         let path = dir.join(INSTALL_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| PackError::io(&path, e))?;
@@ -234,6 +248,7 @@ impl PackDir {
 
     /// The installed versions of `name`, oldest first.
     pub fn versions(&self, name: &str) -> Result<Vec<Version>, PackError> {
+        self.check_name(name)?;
         let dir = self.root.join(name);
         let read = match std::fs::read_dir(&dir) {
             Ok(read) => read,
@@ -372,6 +387,7 @@ impl PackDir {
     /// The manifest of an installed version (integrity-checked, not
     /// signature-checked: for resolving dependencies).
     pub fn manifest(&self, name: &str, version: &Version) -> Result<crate::Manifest, PackError> {
+        self.check_name(name)?;
         let path = self.version_dir(name, version).join(ARCHIVE_FILE);
         Ok(PackArchive::open(&path)?.manifest().clone())
     }

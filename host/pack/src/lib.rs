@@ -12,10 +12,12 @@
 //! 3. **sign** ([`keys`], [`trust`]): [`generate_key`] writes a key pair;
 //!    [`sign`] adds the `signature` entry over the index and the manifest.
 //! 4. **verify** ([`archive`], [`trust`]): [`PackArchive::from_bytes`]
-//!    checks integrity with no key, then [`verify`] checks the signature
-//!    against the caller's trusted keys and the pack's WIT and Stance
-//!    versions against the host's: the one gate, which yields a
-//!    [`VerifiedPack`].
+//!    checks integrity with no key; [`verify`] reads the archive's head
+//!    first and checks the signature against the caller's trusted keys
+//!    before any of the payload is inflated, then integrity, then the
+//!    pack's WIT and Stance versions against the host's: the one gate,
+//!    which yields a [`VerifiedPack`]. Reading is streamed and bounded
+//!    whatever the archive claims (`reader`).
 //! 5. **install / installed** ([`installed`]): [`PackDir::install`] keeps a
 //!    verified archive under `<pack-dir>/<name>/<version>/`; [`PackDir::load`]
 //!    verifies it again before use.
@@ -34,9 +36,10 @@
 
 // 1. manifest
 pub mod manifest;
-// 2. build (the archive format and its digests index)
+// 2. build (the archive format and its digests index), and reading it back
 pub mod archive;
 pub mod digest;
+mod reader;
 // 3. sign and 4. verify (with `archive`'s integrity checks)
 pub mod keys;
 pub mod trust;
@@ -49,7 +52,7 @@ pub mod error;
 
 pub use archive::{DIGESTS_FILE, PackArchive, SIGNATURE_FILE, build};
 pub use digest::{Digest, DigestIndex};
-pub use error::PackError;
+pub use error::{PackError, printable};
 pub use installed::{Installed, InstalledPack, MemoryIndex, PackDir, PackIndex, PackSpec};
 pub use keys::{
     GeneratedKey, KeyId, PrivateKey, PublicKey, generate_key, load_private_key, load_public_key,

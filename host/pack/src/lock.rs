@@ -4,8 +4,15 @@
 //! semver range, backtracking on conflicts. This module owns the lock
 //! format, the diff between two locks, and resolution.
 //!
+//! Every name it reads is checked with the one pack-name rule
+//! (`manifest::is_valid_name`) before anything joins it to a path, and the
+//! lock file is read only as a regular file of bounded size and written
+//! through a temporary file of its own, never through a symbolic link.
+//!
 //! It never installs, fetches or verifies packs: it sees versions,
-//! dependencies and digests only through a [`PackIndex`].
+//! dependencies and digests only through a [`PackIndex`]. It never decides
+//! that a key is trusted: `keys` only names the keys a project uses, which
+//! the host trusts once the user has said so.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -17,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::PackError;
 use crate::digest::Digest;
 use crate::installed::{PackIndex, PackSpec, join_versions};
+use crate::keys::KeyId;
+use crate::manifest::is_valid_name;
 
 /// The lock file's name in a project directory.
 pub const LOCK_FILE: &str = "stance.lock";
@@ -24,6 +33,8 @@ pub const LOCK_FILE: &str = "stance.lock";
 pub const LOCK_VERSION: u32 = 1;
 /// The resolver gives up after trying this many versions.
 const MAX_STEPS: usize = 10_000;
+/// The largest lock file read.
+pub const MAX_LOCK_BYTES: u64 = 16 << 20;
 
 /// A parsed `stance.lock`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +45,13 @@ pub struct Lock {
     /// The requirements the lock was resolved from (`name@range`).
     #[serde(default)]
     pub requires: Vec<String>,
+    /// The ids of the project's own signing keys (`.stance/keys/*.pub`).
+    /// Naming a key here trusts nothing by itself: the host trusts it for
+    /// this project only once the user has too (`stance key trust --project`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
     /// One entry per pack, by name.
-    #[serde(default, rename = "pack")]
+    #[serde(default, rename = "pack", skip_serializing_if = "Vec::is_empty")]
     pub packs: Vec<LockedPack>,
 }
 
@@ -83,26 +99,70 @@ impl Lock {
                 lock.version
             )));
         }
-        let mut seen = BTreeSet::new();
-        for p in &lock.packs {
-            if !seen.insert(&p.name) {
-                return Err(err(format!(
-                    "`{}` is pinned twice; regenerate it with `stance pack update`",
-                    p.name
-                )));
-            }
-        }
+        lock.check_names().map_err(err)?;
         lock.requirements().map_err(|e| err(e.to_string()))?;
         Ok(lock)
     }
 
-    /// Reads `path`; `Ok(None)` when it does not exist.
-    pub fn read(path: &Path) -> Result<Option<Lock>, PackError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Lock::parse(&text, path).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(PackError::io(path, e)),
+    /// Every name is a pack name (they become paths in the pack
+    /// directory), pinned once; every key is a key id.
+    fn check_names(&self) -> Result<(), String> {
+        let regenerate = "regenerate it with `stance pack update`";
+        let mut seen = BTreeSet::new();
+        for p in &self.packs {
+            if !is_valid_name(&p.name) {
+                return Err(format!(
+                    "`{}` is not a valid pack name (lowercase letters, digits and `-`); {regenerate}",
+                    p.name
+                ));
+            }
+            if let Some(dep) = p.dependencies.iter().find(|d| !is_valid_name(d)) {
+                return Err(format!(
+                    "{}: dependency `{dep}` is not a valid pack name; {regenerate}",
+                    p.name
+                ));
+            }
+            if !seen.insert(&p.name) {
+                return Err(format!("`{}` is pinned twice; {regenerate}", p.name));
+            }
         }
+        if let Some(bad) = self.keys.iter().find(|k| KeyId::parse(k).is_none()) {
+            return Err(format!(
+                "keys: `{bad}` is not a key id (16 lowercase hex digits, as `stance key trust` writes)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `path`; `Ok(None)` when it does not exist. Refuses a symbolic
+    /// link, anything but a regular file, and a file over [`MAX_LOCK_BYTES`].
+    pub fn read(path: &Path) -> Result<Option<Lock>, PackError> {
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(PackError::io(path, e)),
+        };
+        check_lock_file(path, &meta)?;
+        let file = std::fs::File::open(path).map_err(|e| PackError::io(path, e))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_LOCK_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(|e| PackError::io(path, e))?;
+        if bytes.len() as u64 > MAX_LOCK_BYTES {
+            return Err(lock_error(
+                path,
+                "the file grew past the size limit while it was read",
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            lock_error(
+                path,
+                "it is not UTF-8 text; regenerate it with `stance pack update`",
+            )
+        })?;
+        Lock::parse(&text, path).map(Some)
     }
 
     /// The canonical text: a header comment, then the TOML with packs in
@@ -116,13 +176,30 @@ impl Lock {
         )
     }
 
-    /// Writes the lock atomically (a temporary file renamed over `path`).
+    /// Writes the lock atomically: a new temporary file of its own (created
+    /// exclusively, with a random name) in the same directory, synced, then
+    /// renamed over `path`. A symbolic link at `path` is refused, never
+    /// followed or replaced.
     pub fn write(&self, path: &Path) -> Result<(), PackError> {
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        std::fs::write(&tmp, self.to_toml()).map_err(|e| PackError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| PackError::io(path, e))
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) => check_lock_file(path, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(PackError::io(path, e)),
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".stance.lock.")
+            .tempfile_in(dir)
+            .map_err(|e| PackError::io(dir, e))?;
+        std::io::Write::write_all(&mut tmp, self.to_toml().as_bytes())
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| PackError::io(tmp.path(), e))?;
+        tmp.persist(path)
+            .map_err(|e| PackError::io(path, e.error))?;
+        Ok(())
     }
 
     /// Checks that every pinned pack is available in `index` with its
@@ -145,6 +222,38 @@ impl Lock {
         }
         Ok(())
     }
+}
+
+/// A refusal about the lock file at `path`.
+fn lock_error(path: &Path, reason: &str) -> PackError {
+    PackError::Lock {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The lock is a regular file (not a symbolic link, a FIFO, a device) of
+/// at most [`MAX_LOCK_BYTES`].
+fn check_lock_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), PackError> {
+    if meta.file_type().is_symlink() {
+        return Err(lock_error(
+            path,
+            "it is a symbolic link; Stance reads and writes the lock only as a regular file: replace the link with the file",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(lock_error(path, "it is not a regular file"));
+    }
+    if meta.len() > MAX_LOCK_BYTES {
+        return Err(lock_error(
+            path,
+            &format!(
+                "it is {} bytes, over the limit of {MAX_LOCK_BYTES}; regenerate it with `stance pack update`",
+                meta.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The refusal of a pin whose version is available with another archive.
@@ -360,6 +469,7 @@ fn solve(
     Ok(Lock {
         version: LOCK_VERSION,
         requires: roots.iter().map(PackSpec::to_string).collect(),
+        keys: lock.map(|l| l.keys.clone()).unwrap_or_default(),
         packs,
     })
 }
@@ -545,6 +655,72 @@ mod tests {
 
     fn req(s: &str) -> VersionReq {
         VersionReq::parse(s).unwrap()
+    }
+
+    fn lock_text(name: &str) -> String {
+        format!(
+            "version = 1\nrequires = [\"acme\"]\n\n[[pack]]\nname = {}\nversion = \"1.0.0\"\ndigest = \"sha256:{}\"\n",
+            toml::Value::String(name.into()),
+            "0".repeat(64)
+        )
+    }
+
+    #[test]
+    fn lock_names_are_pack_names() {
+        let path = Path::new("stance.lock");
+        assert!(Lock::parse(&lock_text("acme"), path).is_ok());
+        for bad in ["../../outside", "/etc", "a/b", "a\u{1b}[2J", "", "Acme"] {
+            let err = Lock::parse(&lock_text(bad), path).unwrap_err().to_string();
+            assert!(err.contains("is not a valid pack name"), "{bad:?}: {err}");
+            assert!(!err.contains('\u{1b}'), "{err:?}");
+        }
+        let deps = lock_text("acme") + "dependencies = [\"../x\"]\n";
+        let err = Lock::parse(&deps, path).unwrap_err().to_string();
+        assert!(err.contains("dependency `../x`"), "{err}");
+        let keys = lock_text("acme").replace("requires", "keys = [\"nothex\"]\nrequires");
+        let err = Lock::parse(&keys, path).unwrap_err().to_string();
+        assert!(err.contains("not a key id"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_is_written_through_its_own_temp_file_never_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let lock = Lock::parse(&lock_text("acme"), &path).unwrap();
+        #[cfg(unix)]
+        {
+            let planted = dir.path().join("stance.lock.tmp");
+            std::os::unix::fs::symlink(&victim, &planted).unwrap();
+            lock.write(&path).unwrap();
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+            assert_eq!(Lock::read(&path).unwrap(), Some(lock.clone()));
+            std::fs::remove_file(&path).unwrap();
+            std::os::unix::fs::symlink(&victim, &path).unwrap();
+            let err = lock.write(&path).unwrap_err().to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            let err = Lock::read(&path).unwrap_err().to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".stance.lock."))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left behind");
+    }
+
+    #[test]
+    fn resolving_keeps_the_project_keys() {
+        let mut index = MemoryIndex::new();
+        index.add("acme", v("1.0.0"), Digest::of(b"a"), BTreeMap::new());
+        let mut old = resolve(&["acme".parse().unwrap()], &index, None).unwrap();
+        old.keys = vec!["0123456789abcdef".into()];
+        let new = resolve(&["acme".parse().unwrap()], &index, Some(&old)).unwrap();
+        assert_eq!(new.keys, old.keys);
+        assert!(new.to_toml().contains("keys = [\"0123456789abcdef\"]"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 use crate::PackError;
-use crate::archive::{DIGESTS_FILE, PackArchive, SIGNATURE_FILE, encode};
+use crate::archive::{DIGESTS_FILE, Head, PackArchive, SIGNATURE_FILE, encode, read};
 use crate::digest::Digest;
 use crate::keys::{KeyId, PrivateKey, PublicKey};
 use crate::manifest::{MANIFEST_FILE, Manifest, PackInfo, WitVersion};
@@ -233,18 +233,20 @@ impl VerifiedPack {
     }
 }
 
-/// Verifies an archive before anything in it is used: integrity (see
-/// `PackArchive::from_bytes`), then the signature against `trusted_keys`,
-/// then the WIT and Stance versions. `source` names the archive in errors.
+/// Verifies an archive before anything in it is used: the head of the
+/// archive (manifest and `digests`, what a signature covers) is read and
+/// its signature checked against `trusted_keys` before a byte of the
+/// payload is inflated, so an unsigned or untrusted archive costs what its
+/// head costs, whatever it claims to unpack to; then integrity (see
+/// `PackArchive::from_bytes`), then the WIT and Stance versions. `source`
+/// names the archive in errors.
 pub fn verify(
     archive: &[u8],
     source: &str,
     options: &VerifyOptions,
 ) -> Result<VerifiedPack, PackError> {
-    let pack = PackArchive::from_bytes(archive, source)?;
-    let label = pack.label();
-    let trust = check_trust(&pack, &label, options)?;
-    check_compatible(&pack.manifest().pack, &label, &options.host)?;
+    let (pack, trust) = read(archive, source, |head| check_trust(head, options))?;
+    check_compatible(&pack.manifest().pack, &pack.label(), &options.host)?;
     Ok(VerifiedPack {
         archive: pack,
         bytes: archive.to_vec(),
@@ -252,20 +254,17 @@ pub fn verify(
     })
 }
 
-/// How `pack` is trusted: by the trusted key that signed it, or, when it
-/// has no signature at all, only if unsigned packs are allowed.
-fn check_trust(
-    pack: &PackArchive,
-    label: &str,
-    options: &VerifyOptions,
-) -> Result<Trust, PackError> {
-    match pack.entries().get(SIGNATURE_FILE) {
+/// How the pack whose head is `head` is trusted: by the trusted key that
+/// signed it, or, when it has no signature at all, only if unsigned packs
+/// are allowed.
+fn check_trust(head: &Head, options: &VerifyOptions) -> Result<Trust, PackError> {
+    match &head.signature {
         None if options.allow_unsigned => Ok(Trust::UnsignedAllowed),
         None => Err(PackError::Unsigned {
-            pack: label.to_string(),
+            pack: head.label.clone(),
             file: SIGNATURE_FILE.into(),
         }),
-        Some(bytes) => check_signature(pack, bytes, label, &options.trusted_keys),
+        Some(bytes) => check_signature(head, bytes, &options.trusted_keys),
     }
 }
 
@@ -294,12 +293,8 @@ fn check_compatible(info: &PackInfo, label: &str, host: &HostVersions) -> Result
 /// Checks the `signature` entry `bytes`: canonical, in a known format,
 /// by a key among `trusted`, and valid over the archive's `digests` and
 /// manifest.
-fn check_signature(
-    pack: &PackArchive,
-    bytes: &[u8],
-    label: &str,
-    trusted: &[PublicKey],
-) -> Result<Trust, PackError> {
+fn check_signature(head: &Head, bytes: &[u8], trusted: &[PublicKey]) -> Result<Trust, PackError> {
+    let label = head.label.as_str();
     let tampered = |reason: String| PackError::Tampered {
         pack: label.to_string(),
         file: SIGNATURE_FILE.into(),
@@ -333,7 +328,7 @@ fn check_signature(
             key_id: key_id.to_string(),
         });
     }
-    let message = message_of(pack);
+    let message = signed_message(&head.digests_bytes, &head.manifest_bytes);
     for key in candidates {
         if key
             .verifying_key()

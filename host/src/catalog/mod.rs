@@ -22,7 +22,7 @@ use stance_pack::PackSpec;
 
 pub use packs::{LockOutcome, PackSources, pack_sources};
 pub use plugins::plugin_source;
-pub use policies::{policy_files, yaml_engine};
+pub use policies::{policy_files, yaml_engine, yaml_engines};
 pub use project::{Lang, MANIFEST, Project, ProjectError};
 pub use sigma::{check_rules, engine_config, rule_files, sigma_engine};
 pub use walk::read_rule_files;
@@ -187,7 +187,7 @@ impl Selection {
         let mut files = policy_files(sel.builtin, &sel.paths)?;
         files.extend(packs.policies.iter().cloned());
         if !files.is_empty() {
-            sources.push(yaml_engine(&files, self.limits));
+            sources.extend(yaml_engines(&files, self.limits));
         }
         for path in &sel.plugins {
             sources.push(plugin_source(path, self.limits)?);

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -67,18 +66,14 @@ fn manifest_source(path: &Path, defaults: Limits) -> Result<PluginSource, Catalo
         .parent()
         .unwrap_or_else(|| Path::new("."))
         .join(&manifest.path);
-    let mut limits = defaults;
-    for (name, value) in [
-        ("timeout_ms", manifest.timeout_ms),
-        ("memory_mib", manifest.memory_mib),
-        ("max_output_mib", manifest.max_output_mib),
-    ] {
-        match value {
-            Some(0) => return Err(invalid(format!("{name} must be greater than 0"))),
-            Some(v) => set_limit(&mut limits, name, v),
-            None => {}
-        }
-    }
+    // Each limit in its range (runtime::limits), never wrapped.
+    let limits = defaults
+        .with(&[
+            ("timeout_ms", manifest.timeout_ms),
+            ("memory_mib", manifest.memory_mib),
+            ("max_output_mib", manifest.max_output_mib),
+        ])
+        .map_err(|e| invalid(e.to_string()))?;
     let settings = match manifest.settings {
         Some(table) => {
             serde_json::to_value(table).map_err(|e| invalid(format!("settings: {e}")))?
@@ -91,14 +86,6 @@ fn manifest_source(path: &Path, defaults: Limits) -> Result<PluginSource, Catalo
         settings,
         limits,
     })
-}
-
-fn set_limit(limits: &mut Limits, name: &str, value: u64) {
-    match name {
-        "timeout_ms" => limits.timeout = Duration::from_millis(value),
-        "memory_mib" => limits.memory_bytes = (value as usize) << 20,
-        _ => limits.output_bytes = (value as usize) << 20,
-    }
 }
 
 /// A plugin project directory (`stance-plugin.toml`): its built component,

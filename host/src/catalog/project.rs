@@ -5,7 +5,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -178,15 +177,14 @@ impl Project {
                 )));
             }
         };
-        for (field, v) in [
-            ("timeout_ms", m.timeout_ms),
-            ("memory_mib", m.memory_mib),
-            ("max_output_mib", m.max_output_mib),
-        ] {
-            if v == Some(0) {
-                return Err(invalid(format!("{field} must be greater than 0")));
-            }
-        }
+        // Each limit in its range (runtime::limits), never wrapped.
+        Limits::default()
+            .with(&[
+                ("timeout_ms", m.timeout_ms),
+                ("memory_mib", m.memory_mib),
+                ("max_output_mib", m.max_output_mib),
+            ])
+            .map_err(|e| invalid(e.to_string()))?;
         let settings = match m.settings {
             Some(t) => serde_json::to_value(t).map_err(|e| invalid(format!("settings: {e}")))?,
             None => serde_json::json!({}),
@@ -218,17 +216,14 @@ impl Project {
 
     /// The manifest's limits over `defaults`.
     pub fn limits(&self, defaults: Limits) -> Limits {
-        let mut limits = defaults;
-        if let Some(ms) = self.timeout_ms {
-            limits.timeout = Duration::from_millis(ms);
-        }
-        if let Some(mib) = self.memory_mib {
-            limits.memory_bytes = (mib as usize) << 20;
-        }
-        if let Some(mib) = self.max_output_mib {
-            limits.output_bytes = (mib as usize) << 20;
-        }
-        limits
+        // `open` checked the ranges.
+        defaults
+            .with(&[
+                ("timeout_ms", self.timeout_ms),
+                ("memory_mib", self.memory_mib),
+                ("max_output_mib", self.max_output_mib),
+            ])
+            .unwrap_or(defaults)
     }
 }
 

@@ -1,10 +1,15 @@
-//! The one walker of rule directories: every `*.yaml`/`*.yml` under a
-//! path, in path order, leaving out `tests/` (case files) and the directory
-//! names a caller skips (framework catalogues are not policies).
+//! Rule files under a path: every `*.yaml`/`*.yml`, in path order, leaving
+//! out `tests/` (case files) and the directory names a caller skips
+//! (framework catalogues are not policies). Directories are walked by the
+//! one walker (`intake::walk`): links to directories are not followed (a
+//! `ln -s . loop` would make the tree endless) and a file reached by two
+//! names is read once.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::path::Path;
 
 use super::CatalogError;
+use crate::intake::walk::{self, Filter};
 use crate::model::SourceFile;
 
 /// Read the rule files a path names: a file as it is, a directory
@@ -16,13 +21,25 @@ pub fn read_rule_files(
     what: &'static str,
 ) -> Result<Vec<SourceFile>, CatalogError> {
     let files = if path.is_dir() {
-        let mut found = Vec::new();
-        walk(path, skip, &mut found).map_err(|source| CatalogError::Read {
-            path: path.to_path_buf(),
-            source,
+        let enter = |name: &str| name != "tests" && !skip.contains(&name);
+        let want = |p: &Path| p.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        let filter = Filter {
+            enter: &enter,
+            want: &want,
+        };
+        let walked = walk::walk(path, &filter, &mut HashSet::new()).map_err(|source| {
+            CatalogError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
-        found.sort();
-        found
+        for link in &walked.links_not_followed {
+            tracing::warn!(
+                "{}: a link to a directory, not followed (name it on its own to read it)",
+                link.display()
+            );
+        }
+        walked.files
     } else if path.is_file() {
         vec![path.to_path_buf()]
     } else {
@@ -44,24 +61,6 @@ pub fn read_rule_files(
             })
         })
         .collect()
-}
-
-fn walk(dir: &Path, skip: &[&str], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            let skipped = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n == "tests" || skip.contains(&n));
-            if !skipped {
-                walk(&path, skip, out)?;
-            }
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -95,5 +94,20 @@ mod tests {
                 .to_string()
                 .contains("no such Sigma rule file or directory")
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_loop_ends_and_each_rule_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("aws")).unwrap();
+        std::fs::write(root.join("aws/one.yaml"), "one").unwrap();
+        std::os::unix::fs::symlink(".", root.join("loop")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("aws/up")).unwrap();
+        std::os::unix::fs::symlink(root.join("aws/one.yaml"), root.join("again.yaml")).unwrap();
+        let files = read_rule_files(root, &[], "rule file").unwrap();
+        let texts: Vec<&str> = files.iter().map(|f| f.text.as_str()).collect();
+        assert_eq!(texts, ["one"]);
     }
 }

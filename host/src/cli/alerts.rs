@@ -51,8 +51,8 @@ pub struct Args {
     include_suppressed: bool,
 
     /// At most this many alerts
-    #[arg(long, value_name = "N")]
-    limit: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32))]
+    limit: Option<u32>,
 
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
@@ -155,12 +155,15 @@ fn suppress(g: &Globals, a: SuppressArgs) -> anyhow::Result<ExitCode> {
     if until <= now {
         eprintln!("warning: suppression #{id} expired already ({until_s}); it silences nothing");
     }
-    println!("suppression #{id}: rule {} until {until_s}", a.rule);
+    println!(
+        "suppression #{id}: rule {} until {until_s}",
+        report::safe(&a.rule)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn list_suppressions(g: &Globals, all: bool, format: Format) -> anyhow::Result<ExitCode> {
-    let store = g.store()?;
+    let store = g.store_read()?;
     let now = chrono::Utc::now();
     let rows: Vec<_> = store
         .suppressions()?
@@ -187,6 +190,8 @@ fn list_suppressions(g: &Globals, all: bool, format: Format) -> anyhow::Result<E
             report::write_json(&mut out, &v)?;
         }
         _ => {
+            // Rules, keys, values and reasons are the user's text: escaped.
+            let mut out = report::TerminalWriter::new(&mut out);
             if rows.is_empty() {
                 writeln!(out, "no {}suppressions", if all { "" } else { "active " })?;
             }
@@ -223,7 +228,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         }
         None => {}
     }
-    let store = g.store()?;
+    let store = g.store_read()?;
     let run = if args.latest {
         match store.latest_detection_run_id()? {
             Some(id) => Some(id),
@@ -257,7 +262,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         since,
         include_duplicates: args.include_duplicates,
         include_suppressed: args.include_suppressed,
-        limit: args.limit,
+        limit: args.limit.map(|l| l as usize),
     })?;
     let mut out = report::open_output(args.output.as_deref())?;
     report::alerts::write(&mut out, &rows, args.format)?;

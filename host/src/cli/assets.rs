@@ -32,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = g.store()?;
+    let store = g.store_read()?;
     if store.latest_scan_id()?.is_none() {
         bail!(
             "no scans in {} yet; run `stance scan` first",

@@ -96,8 +96,11 @@ pub struct Args {
     limits: super::limits::LimitArgs,
 
     /// Quota of each detector's kept state (correlation windows), in KiB
-    #[arg(long, default_value_t = 64 << 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 64 << 10, value_parser = crate::runtime::limits::STATE_KIB.parser())]
     state_kib: u64,
+
+    #[command(flatten)]
+    input_limits: super::source::InputLimitArgs,
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
@@ -125,11 +128,12 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let set = pipeline::load_detectors(&rt, resolved.detectors.unwrap_or_default())?;
     let opts = DetectOptions {
         quota: StateQuota {
-            max_bytes: (args.state_kib as usize) << 10,
+            max_bytes: crate::runtime::limits::state_bytes(args.state_kib)?,
             ..StateQuota::default()
         },
         batch_size: args.batch_size as usize,
         range,
+        limits: args.input_limits.limits(),
     };
     let report = pipeline::detect::run(&mut store, &inputs, &args.inputs, &opts, &set)?;
 

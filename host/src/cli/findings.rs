@@ -61,7 +61,7 @@ pub struct Args {
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = g.store()?;
+    let store = g.store_read()?;
     let statuses = if args.status.is_empty() {
         vec![Status::Fail, Status::Error]
     } else if args.status.iter().any(|s| s == "all") {
@@ -91,7 +91,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             ),
         },
     };
-    let rows = store.findings(&FindingFilter {
+    let filter = FindingFilter {
         scan,
         severities: args.severity,
         min_severity: args.min_severity,
@@ -101,18 +101,16 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         resource_type: args.resource_type,
         sources: args.sources,
         include_duplicates: args.include_duplicates,
-    })?;
-    let mut out = report::open_output(args.output.as_deref())?;
-    report::findings::write(
+    };
+    let mut out = super::output(args.output.as_deref())?;
+    // JSON and CSV stream from the query: memory stays flat however many findings.
+    let worst = report::findings::write_query(
         &mut out,
-        &rows,
+        &store,
+        &filter,
         args.format,
         report::use_color(args.output.is_some()),
     )?;
     out.flush()?;
-    let failing = rows
-        .iter()
-        .filter(|f| f.status == Status::Fail)
-        .map(|f| f.severity);
-    Ok(exit_code(false, failing, args.fail_on))
+    Ok(exit_code(false, worst, args.fail_on))
 }

@@ -42,7 +42,7 @@ use crate::store::Store;
     version,
     about = "Cloud security policy engine: every rule runs as a sandboxed WebAssembly component",
     after_help = "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 errors.\n\
-                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_STORAGE_BACKEND, STANCE_HOME, STANCE_PACK_DIR, STANCE_SDK_DIR, NO_COLOR, COLUMNS (`stance version` shows what they resolve to)."
+                  Environment: STANCE_DB_PATH, STANCE_AWS_REGION, STANCE_LOG_LEVEL, STANCE_CACHE_DIR, STANCE_CACHE_KEY, STANCE_STORAGE_BACKEND, STANCE_HOME, STANCE_PACK_DIR, STANCE_SDK_DIR, NO_COLOR, COLUMNS (`stance version` shows what they resolve to)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -124,6 +124,7 @@ pub fn main() -> ExitCode {
     };
     let settings = Settings::resolve(&flags, Env::from_process());
     init_logging(&settings);
+    crate::runtime::cache::use_key_file(settings.cache_key.value.clone());
     crate::report::configure(crate::report::Terminal {
         color: settings.color.value,
         columns: settings.columns.value,
@@ -131,7 +132,8 @@ pub fn main() -> ExitCode {
     match run(cli, Globals { settings }) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain quotes paths, fields and plugin messages: escaped.
+            eprintln!("error: {}", crate::report::safe(format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -170,15 +172,28 @@ impl Globals {
         &self.settings
     }
 
-    /// Open the store the settings name.
+    /// Open the store the settings name, to write (scans, detection runs,
+    /// suppressions): created and migrated when needed.
     pub(crate) fn store(&self) -> anyhow::Result<Store> {
+        let path = self.sqlite_path()?;
+        // Every store error names the file.
+        Store::open(path).context("opening the database")
+    }
+
+    /// Open the store the settings name, to read only (the query commands):
+    /// nothing is created or written, so a read-only database works.
+    pub(crate) fn store_read(&self) -> anyhow::Result<Store> {
+        let path = self.sqlite_path()?;
+        Store::open_read_only(path).context("opening the database to read")
+    }
+
+    fn sqlite_path(&self) -> anyhow::Result<&std::path::Path> {
         if let StorageBackend::Unavailable(backend) = &self.settings.storage_backend.value {
             bail!(
                 "STANCE_STORAGE_BACKEND={backend} is not available in this build; the storage backend is sqlite"
             );
         }
-        let path = &self.settings.db.value;
-        Store::open(path).with_context(|| format!("opening the database {}", path.display()))
+        Ok(&self.settings.db.value)
     }
 
     /// The wasm runtime, with the component cache the settings name.

@@ -19,7 +19,7 @@ use crate::settings::Settings;
 /// How packs are trusted: shared by every command that verifies or loads packs.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TrustArgs {
-    /// A trusted public key file (repeatable), besides <project>/.stance/keys/*.pub and ~/.stance/keys/*.pub
+    /// A trusted public key file (repeatable), besides ~/.stance/keys/*.pub and the project keys you trusted with `stance key trust --project`
     #[arg(long = "key", value_name = "PUBFILE")]
     pub keys: Vec<PathBuf>,
 
@@ -27,7 +27,7 @@ pub struct TrustArgs {
     #[arg(long)]
     pub allow_unsigned: bool,
 
-    /// The project directory: its stance.lock and .stance/keys (default: the current directory)
+    /// The project directory: its stance.lock (default: the current directory)
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
 }
@@ -209,7 +209,7 @@ fn build(dir: &Path, output: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn sign(path: &Path, key: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = pack::fetch::read_file(path)?;
     let key = stance_pack::load_private_key(key)?;
     let signed = stance_pack::sign(&bytes, &path.display().to_string(), &key)?;
     let out = output.unwrap_or(path);
@@ -227,12 +227,10 @@ fn sign(path: &Path, key: &Path, output: Option<&Path>) -> anyhow::Result<ExitCo
 
 fn verify(g: &Globals, path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCode> {
     let config = trust.config(g.settings());
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let pack = stance_pack::verify(
-        &bytes,
-        &path.display().to_string(),
-        &config.verify_options()?,
-    )?;
+    let options = config.verify_options()?;
+    let bytes = pack::fetch::read_file(path)?;
+    let pack = stance_pack::verify(&bytes, &path.display().to_string(), &options)
+        .map_err(|e| pack::explain_refusal(e, &config, false))?;
     pack::warn_if_unsigned(&pack);
     let host = pack::host_versions();
     let how = match pack.trust() {
@@ -255,7 +253,7 @@ fn verify(g: &Globals, path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCod
 
 #[cfg(feature = "oci")]
 fn push(path: &Path, target: &str, net: NetOptions) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = pack::fetch::read_file(path)?;
     let pushed = pack::oci::push(&bytes, &path.display().to_string(), target, net)?;
     println!(
         "pushed {}@{} ({}) to {}\npinned: {}",
@@ -296,10 +294,13 @@ fn pull(source: &str, _: &Path, _: NetOptions) -> anyhow::Result<ExitCode> {
 
 fn install(g: &Globals, source: &str, trust: &TrustArgs, net: NetArgs) -> anyhow::Result<ExitCode> {
     let config = trust.config(g.settings());
-    let options = config.verify_options()?;
+    // A pack in the per-user directory serves every project: only keys the
+    // user trusts everywhere (and --key) may vouch for it.
+    let options = config.install_options()?;
     let net = net.options(g.settings());
     let (bytes, label) = pack::fetch(&PackSource::parse(source), &net)?;
-    let verified = stance_pack::verify(&bytes, &label, &options)?;
+    let verified = stance_pack::verify(&bytes, &label, &options)
+        .map_err(|e| pack::explain_refusal(e, &config, true))?;
     pack::warn_if_unsigned(&verified);
     let store = pack::installed(&g.settings().pack_dir.value);
     let installed = store.install(&verified)?;

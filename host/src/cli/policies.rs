@@ -293,7 +293,8 @@ fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         }
         Err(errors) => {
             for e in &errors.0 {
-                eprintln!("{e}");
+                // Errors quote the policy files: their bytes never reach the terminal raw.
+                eprintln!("{}", report::safe(e));
             }
             eprintln!("{} error(s) in {} files", errors.0.len(), files.len());
             Ok(ExitCode::from(2))

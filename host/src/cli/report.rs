@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = g.store()?;
+    let store = g.store_read()?;
     let r = compliance::build(&store, &args.framework, args.scan)?;
     let mut out = super::output(args.output.as_deref())?;
     match args.format {

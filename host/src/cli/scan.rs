@@ -83,6 +83,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let opts = ScanOptions {
         batch_size: args.batch_size as usize,
         jobs: args.jobs.map(|j| j as usize),
+        limits: args.source.limits.limits(),
     };
     let bar = super::progress_bar(
         g,
@@ -102,31 +103,26 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("scanning {label}"))?;
     bar.finish_and_clear();
 
-    let rows = store.findings(&FindingFilter {
+    let filter = FindingFilter {
         scan: Some(report.scan_id),
         statuses: vec![Status::Fail, Status::Error],
         ..Default::default()
-    })?;
+    };
     let mut out = super::output(args.output.as_deref())?;
-    match args.format {
-        Format::Json => report::write_json(
+    // JSON and CSV stream from the store: memory stays flat however many findings.
+    let worst = match args.format {
+        Format::Json => report::findings::write_scan_json(&mut out, &report, &store, &filter)?,
+        format => report::findings::write_query(
             &mut out,
-            &serde_json::json!({"scan": report, "findings": rows}),
-        )?,
-        format => report::findings::write(
-            &mut out,
-            &rows,
+            &store,
+            &filter,
             format,
             report::use_color(args.output.is_some()),
         )?,
-    }
+    };
     out.flush()?;
     if !g.quiet() {
         report::summary::write(&mut std::io::stderr().lock(), &report)?;
     }
-    let failing = rows
-        .iter()
-        .filter(|f| f.status == Status::Fail)
-        .map(|f| f.severity);
-    Ok(exit_code(report.has_errors(), failing, args.fail_on))
+    Ok(exit_code(report.has_errors(), worst, args.fail_on))
 }

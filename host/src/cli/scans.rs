@@ -8,16 +8,16 @@ use crate::report::{self, Format};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How many scans, newest first
-    #[arg(long, default_value_t = 20)]
-    limit: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32))]
+    limit: u32,
 
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
-    let store = g.store()?;
-    let scans = store.scans(args.limit)?;
+    let store = g.store_read()?;
+    let scans = store.scans(args.limit as usize)?;
     let mut out = report::open_output(None)?;
     let count =
         |m: &std::collections::BTreeMap<String, usize>, k: &str| m.get(k).copied().unwrap_or(0);

@@ -1,13 +1,16 @@
 //! Where `scan`, `collect` and `watch` get assets: the flags of a snapshot
 //! file or a live collection (`--provider aws` with its credential and scope
 //! flags), turned into a `collect::Source`, and a progress bar per account
-//! and region while it is gathered.
+//! and region while it is gathered. Also the input-limit flags
+//! ([`InputLimitArgs`]) that hold every snapshot, asset and log record
+//! (`intake::InputLimits`), shared with `detect`.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 
 use crate::collect::{self, Snapshot, Source};
+use crate::intake::InputLimits;
 use crate::settings::Settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +30,61 @@ pub struct SourceArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub limits: InputLimitArgs,
+}
+
+/// The limits on what one input may make Stance hold (`intake::InputLimits`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct InputLimitArgs {
+    /// Largest record read (a log record, a snapshot asset), in MiB (1 to 1024); a larger one is refused alone
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = (InputLimits::DEFAULT.record_bytes >> 20) as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1024)
+    )]
+    max_record_mib: u64,
+
+    /// Longest line of line-oriented input (VPC Flow Logs, NDJSON snapshots), in MiB (1 to 1024)
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = (InputLimits::DEFAULT.line_bytes >> 20) as u64,
+        value_parser = clap::value_parser!(u64).range(1..=1024)
+    )]
+    max_line_mib: u64,
+
+    /// Most a gzipped input may decompress to, in GiB (1 to 1024; streamed, never held)
+    #[arg(
+        long,
+        value_name = "GIB",
+        default_value_t = InputLimits::DEFAULT.decompressed_bytes >> 30,
+        value_parser = clap::value_parser!(u64).range(1..=1024)
+    )]
+    max_decompressed_gib: u64,
+
+    /// Deepest nesting (objects and arrays) of a record (1 to 100: plugins refuse 128); a deeper one is refused alone
+    #[arg(
+        long,
+        value_name = "LEVELS",
+        default_value_t = InputLimits::DEFAULT.depth as u64,
+        value_parser = clap::value_parser!(u64).range(1..=InputLimits::MAX_DEPTH as u64)
+    )]
+    max_record_depth: u64,
+}
+
+impl InputLimitArgs {
+    /// The limits the flags set.
+    pub fn limits(&self) -> InputLimits {
+        InputLimits {
+            record_bytes: (self.max_record_mib as usize) << 20,
+            line_bytes: (self.max_line_mib as usize) << 20,
+            decompressed_bytes: self.max_decompressed_gib << 30,
+            depth: self.max_record_depth as usize,
+        }
+    }
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -97,7 +155,7 @@ impl SourceArgs {
     /// `STANCE_AWS_REGION` when no `--region` is given).
     pub fn source(&self, settings: &Settings) -> anyhow::Result<Source> {
         match (&self.snapshot, self.provider) {
-            (Some(path), _) => Ok(Source::Snapshot(path.clone())),
+            (Some(path), _) => Ok(Source::Snapshot(path.clone(), self.limits.limits())),
             (None, Some(Provider::Aws)) => aws_source(&self.aws, settings),
             (None, None) => {
                 bail!("say what to scan: --snapshot FILE, or --provider aws to collect live")

@@ -120,7 +120,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let quiet = g.quiet();
     watch(rt, &mut store, &opts, &|line| {
         if !quiet {
-            eprintln!("{line}");
+            eprintln!("{}", report::safe(line));
         }
     })?;
     Ok(ExitCode::SUCCESS)
@@ -134,9 +134,11 @@ fn options(g: &Globals, args: &Args, status_file: PathBuf) -> anyhow::Result<Wat
             "nothing to watch: give --snapshot FILE or --provider aws to scan, or --logs DIR to detect"
         );
     }
-    if !(args.interval.is_finite() && args.interval >= 0.0) {
+    // A week at most: `Duration::from_secs_f64` panics past u64 seconds.
+    const MAX_INTERVAL_SECS: f64 = 7.0 * 24.0 * 3600.0;
+    if !(args.interval.is_finite() && (0.0..=MAX_INTERVAL_SECS).contains(&args.interval)) {
         bail!(
-            "--interval {}: give a number of seconds, 0 or more",
+            "--interval {}: give a number of seconds from 0 to {MAX_INTERVAL_SECS} (one week)",
             args.interval
         );
     }
@@ -171,8 +173,12 @@ fn options(g: &Globals, args: &Args, status_file: PathBuf) -> anyhow::Result<Wat
         scan: ScanOptions {
             batch_size: args.batch_size as usize,
             jobs: args.jobs.map(|j| j as usize),
+            limits: args.source.limits.limits(),
         },
-        detect: DetectOptions::default(),
+        detect: DetectOptions {
+            limits: args.source.limits.limits(),
+            ..DetectOptions::default()
+        },
         interval: Duration::from_secs_f64(args.interval),
         logs: args.logs.clone(),
         log_format: args.log_format,

@@ -18,13 +18,15 @@ use std::path::PathBuf;
 
 pub use snapshot::{Scope, Snapshot, SnapshotError};
 
+use crate::intake::InputLimits;
 use context::Covered;
 
 /// Where a collection comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// A saved snapshot (JSON or NDJSON, optionally gzipped).
-    Snapshot(PathBuf),
+    /// A saved snapshot (JSON or NDJSON, optionally gzipped), read within
+    /// the input limits.
+    Snapshot(PathBuf, InputLimits),
     /// A live AWS collection.
     #[cfg(feature = "aws-core")]
     Aws(aws::AwsOptions),
@@ -70,9 +72,9 @@ pub fn gather(
     progress: &dyn Progress,
 ) -> Result<(Snapshot, String), CollectError> {
     match source {
-        Source::Snapshot(path) => {
+        Source::Snapshot(path, limits) => {
             let _ = progress;
-            let mut snapshot = snapshot::read(path)?;
+            let mut snapshot = snapshot::read_with(path, limits)?;
             // A snapshot states what exists: every type counts as collected.
             with_context(&mut snapshot, Covered::All);
             Ok((snapshot, format!("snapshot:{}", path.display())))

@@ -1,21 +1,38 @@
 //! Reading saved snapshots (JSON, NDJSON, optionally gzipped) into assets,
 //! as specified in `docs/snapshot-format.md`. Every error names the file and
-//! the place in it (a field path or a line number).
+//! the place in it (a field path with its line, or a line number).
+//!
+//! Reading is bounded (`intake`): gzip is decompressed as a stream capped at
+//! `--max-decompressed-gib`; a JSON document is walked by the `intake::json`
+//! scanner, so whitespace is never held and each asset is held to
+//! `--max-record-mib` before it is parsed; NDJSON lines are held to
+//! `--max-line-mib`. A snapshot is one document: anything wrong in it
+//! refuses the whole file (a scan of part of it would mark the findings of
+//! the assets left out as resolved), with the place and the flag to change.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::value::RawValue;
 
+use crate::intake::json::{
+    BEGIN_ARRAY, BEGIN_OBJECT, END_ARRAY, END_OBJECT, JsonError, JsonStream, Pos, Scanned,
+};
+use crate::intake::lines::{Line, line_within, read_line};
+use crate::intake::{self, InputLimits, LimitError};
 use crate::model::{Asset, CollectionError, Gap, ImportedFinding};
 /// The collection types live in the model crate; they are read and written here.
 pub use stance_model::{Scope, Snapshot};
 
 /// The snapshot format version this build reads and writes (`stance_snapshot` in the header).
 pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// The longest key of a snapshot document.
+const KEY_MAX: usize = 64 << 10;
 
 /// Why a snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -58,23 +75,6 @@ struct Header {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Document {
-    stance_snapshot: u32,
-    #[serde(default)]
-    provider: Option<String>,
-    #[serde(default)]
-    collected_at: Option<String>,
-    #[serde(default)]
-    scope: Option<Scope>,
-    #[serde(default)]
-    collection_errors: Vec<CollectionError>,
-    #[serde(default)]
-    imported_findings: Vec<ImportedFinding>,
-    assets: Vec<AssetDoc>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct AssetDoc {
     id: String,
     resource_type: String,
@@ -98,34 +98,38 @@ struct Defaults {
     collected_at: Option<String>,
 }
 
-/// Read a snapshot file; gzip is detected by its magic bytes, NDJSON by its first line.
+/// Read a snapshot file with the default limits.
 pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+    read_with(path, &InputLimits::default())
+}
+
+/// Read a snapshot file held to `limits`; gzip is detected by its magic
+/// bytes, NDJSON by its first line (a whole object without `assets`).
+pub fn read_with(path: &Path, limits: &InputLimits) -> Result<Snapshot, SnapshotError> {
     let io = |source| SnapshotError::Io {
         file: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
-    let n = file.read(&mut magic).map_err(io)?;
-    let file = File::open(path).map_err(io)?;
-    let reader: Box<dyn Read> = if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
+    let open = || -> Result<intake::Stream<'static>, SnapshotError> {
+        let file = File::open(path).map_err(io)?;
+        intake::open(Box::new(file), limits).map_err(io)
     };
-    let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut first = String::new();
-    reader.read_line(&mut first).map_err(io)?;
-    let first_is_object =
-        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&first);
-    match first_is_object {
-        Ok(obj) if !obj.contains_key("assets") => read_ndjson(path, first, reader),
-        _ => {
-            let mut text = first;
-            reader.read_to_string(&mut text).map_err(io)?;
-            read_json(path, &text)
-        }
+    let mut stream = open()?;
+    if let Some(first) = line_within(&mut *stream.reader, limits.line_bytes).map_err(io)?
+        && is_ndjson_head(&first)
+    {
+        return read_ndjson(path, first, &mut *stream.reader, limits);
     }
+    // A JSON document: read again from its start.
+    drop(stream);
+    let mut stream = open()?;
+    read_document(path, &mut *stream.reader, limits)
+}
+
+/// Whether the first line of a file is a whole JSON object without `assets`.
+fn is_ndjson_head(line: &[u8]) -> bool {
+    serde_json::from_slice::<HashMap<String, IgnoredAny>>(line)
+        .is_ok_and(|obj| !obj.contains_key("assets"))
 }
 
 fn invalid(file: &Path, place: impl Into<String>, message: impl Into<String>) -> SnapshotError {
@@ -138,30 +142,63 @@ fn invalid(file: &Path, place: impl Into<String>, message: impl Into<String>) ->
 
 /// Parse the text of a JSON snapshot; `path` names it in errors.
 pub fn read_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let doc: Document = serde_path_to_error::deserialize(de).map_err(|e| {
-        let place = match e.path().to_string().as_str() {
-            "." => format!("line {}", e.inner().line()),
-            p => format!("{p} (line {})", e.inner().line()),
-        };
-        invalid(path, place, strip_position(&e.inner().to_string()))
-    })?;
-    check_version(path, "stance_snapshot", doc.stance_snapshot)?;
+    let mut reader = text.as_bytes();
+    read_document(path, &mut reader, &InputLimits::default())
+}
+
+/// The fields of a JSON snapshot document, as they are met.
+#[derive(Default)]
+struct Fields {
+    version: Option<u32>,
+    provider: Option<String>,
+    collected_at: Option<String>,
+    scope: Option<Scope>,
+    errors: Vec<CollectionError>,
+    findings: Vec<ImportedFinding>,
+    assets: Option<Vec<(String, AssetDoc)>>,
+    seen: HashSet<String>,
+}
+
+/// A JSON snapshot document, walked field by field; the arrays element by
+/// element, each element held to the record limit.
+fn read_document(
+    path: &Path,
+    r: &mut dyn BufRead,
+    limits: &InputLimits,
+) -> Result<Snapshot, SnapshotError> {
+    let mut s = JsonStream::new(r);
+    let fields = document_fields(path, &mut s, limits).map_err(|e| json_error(path, e))??;
+    let end = s.position();
+    let Some(version) = fields.version else {
+        return Err(invalid(
+            path,
+            format!("line {}", end.line),
+            "missing field `stance_snapshot`",
+        ));
+    };
+    check_version(path, "stance_snapshot", version)?;
+    let Some(docs) = fields.assets else {
+        return Err(invalid(
+            path,
+            format!("line {}", end.line),
+            "missing field `assets`",
+        ));
+    };
     let defaults = Defaults {
-        provider: doc.provider.unwrap_or_else(|| "aws".to_string()),
-        collected_at: doc.collected_at,
+        provider: fields.provider.unwrap_or_else(|| "aws".to_string()),
+        collected_at: fields.collected_at,
     };
     if let Some(t) = &defaults.collected_at {
         check_time(path, "collected_at", t)?;
     }
-    let mut seen = HashSet::with_capacity(doc.assets.len());
-    let mut assets = Vec::with_capacity(doc.assets.len());
-    for (i, a) in doc.assets.into_iter().enumerate() {
-        let asset = to_asset(path, &format!("assets[{i}]"), a, &defaults)?;
+    let mut seen = HashSet::with_capacity(docs.len());
+    let mut assets = Vec::with_capacity(docs.len());
+    for (place, a) in docs {
+        let asset = to_asset(path, &place, a, &defaults)?;
         if !seen.insert(asset.id.clone()) {
             return Err(invalid(
                 path,
-                format!("assets[{i}].id"),
+                format!("{place}.id"),
                 format!("duplicate asset id {:?}", asset.id),
             ));
         }
@@ -169,17 +206,196 @@ pub fn read_json(path: &Path, text: &str) -> Result<Snapshot, SnapshotError> {
     }
     Ok(finish(
         defaults,
-        doc.scope,
+        fields.scope,
         assets,
-        doc.collection_errors,
-        doc.imported_findings,
+        fields.errors,
+        fields.findings,
     ))
+}
+
+/// A broken structure or an unreadable stream, as a snapshot error.
+fn json_error(path: &Path, e: JsonError) -> SnapshotError {
+    match e {
+        JsonError::Io(source) => SnapshotError::Io {
+            file: path.to_path_buf(),
+            source,
+        },
+        JsonError::Syntax { at, message } => invalid(
+            path,
+            format!("line {}", at.line),
+            format!("{message} (column {})", at.column),
+        ),
+    }
+}
+
+/// Walk the document's object: each field parsed (or its array streamed).
+/// The outer result is the structure's, the inner the content's.
+fn document_fields(
+    path: &Path,
+    s: &mut JsonStream<'_>,
+    limits: &InputLimits,
+) -> Result<Result<Fields, SnapshotError>, JsonError> {
+    let mut fields = Fields::default();
+    s.expect(BEGIN_OBJECT, "a JSON object (a snapshot document)")?;
+    if s.peek()? == Some(END_OBJECT) {
+        s.bump();
+    } else {
+        loop {
+            let at = s.position();
+            let key = s.key(&mut Vec::new(), KEY_MAX)?;
+            s.expect(b':', "`:`")?;
+            if let Err(e) = fields.field(path, s, limits, &key, at)? {
+                return Ok(Err(e));
+            }
+            match s.peek()? {
+                Some(b',') => s.bump(),
+                Some(END_OBJECT) => {
+                    s.bump();
+                    break;
+                }
+                Some(b) => {
+                    return Err(s.error(format!("expected `,` or `}}`, found `{}`", b as char)));
+                }
+                None => return Err(s.error("the input ends inside the snapshot")),
+            }
+        }
+    }
+    if let Some(b) = s.peek()? {
+        return Err(s.error(format!(
+            "trailing characters after the snapshot: `{}`",
+            b as char
+        )));
+    }
+    Ok(Ok(fields))
+}
+
+impl Fields {
+    /// One field of the document: its value read and kept.
+    fn field(
+        &mut self,
+        path: &Path,
+        s: &mut JsonStream<'_>,
+        limits: &InputLimits,
+        key: &str,
+        at: Pos,
+    ) -> Result<Result<(), SnapshotError>, JsonError> {
+        let place = format!("{key} (line {})", at.line);
+        if !self.seen.insert(key.to_string()) {
+            return Ok(Err(invalid(
+                path,
+                place,
+                format!("duplicate field `{key}`"),
+            )));
+        }
+        let done = match key {
+            "assets" => elements::<AssetDoc>(path, s, limits, key)?.map(|docs| {
+                self.assets = Some(docs);
+            }),
+            "collection_errors" => elements(path, s, limits, key)?
+                .map(|e| self.errors = e.into_iter().map(|(_, v)| v).collect()),
+            "imported_findings" => elements(path, s, limits, key)?
+                .map(|f| self.findings = f.into_iter().map(|(_, v)| v).collect()),
+            "stance_snapshot" => one(path, s, limits, key)?.map(|v| self.version = Some(v)),
+            "provider" => one(path, s, limits, key)?.map(|v| self.provider = v),
+            "collected_at" => one(path, s, limits, key)?.map(|v| self.collected_at = v),
+            "scope" => one(path, s, limits, key)?.map(|v| self.scope = v),
+            _ => Err(invalid(
+                path,
+                place,
+                format!(
+                    "unknown field `{key}`, expected one of `stance_snapshot`, `provider`, `collected_at`, `scope`, `collection_errors`, `imported_findings`, `assets`"
+                ),
+            )),
+        };
+        Ok(done)
+    }
+}
+
+/// Parse one value of the stream, held to the record limit; `name` is its
+/// place in errors.
+fn one<T: DeserializeOwned>(
+    path: &Path,
+    s: &mut JsonStream<'_>,
+    limits: &InputLimits,
+    name: &str,
+) -> Result<Result<T, SnapshotError>, JsonError> {
+    let mut buf = Vec::new();
+    let scanned = s.value(&mut buf, limits.record_bytes)?;
+    Ok(parse_scanned(path, name, &buf, scanned, limits))
+}
+
+/// The elements of an array field, each parsed on its own and held to the
+/// record limit, with their places (`assets[3]`).
+fn elements<T: DeserializeOwned>(
+    path: &Path,
+    s: &mut JsonStream<'_>,
+    limits: &InputLimits,
+    name: &str,
+) -> Result<Result<Vec<(String, T)>, SnapshotError>, JsonError> {
+    let mut out = Vec::new();
+    s.expect(BEGIN_ARRAY, &format!("`{name}` to be an array"))?;
+    if s.peek()? == Some(END_ARRAY) {
+        s.bump();
+        return Ok(Ok(out));
+    }
+    let mut buf = Vec::new();
+    loop {
+        let place = format!("{name}[{}]", out.len());
+        buf.clear();
+        let scanned = s.value(&mut buf, limits.record_bytes)?;
+        match parse_scanned(path, &place, &buf, scanned, limits) {
+            Ok(v) => out.push((place, v)),
+            Err(e) => return Ok(Err(e)),
+        }
+        match s.peek()? {
+            Some(b',') => s.bump(),
+            Some(END_ARRAY) => {
+                s.bump();
+                return Ok(Ok(out));
+            }
+            Some(b) => return Err(s.error(format!("expected `,` or `]`, found `{}`", b as char))),
+            None => return Err(s.error(format!("the input ends inside `{name}`"))),
+        }
+    }
+}
+
+/// Parse a scanned value: refused past the size limit, else deserialized
+/// with the field path and line of any error.
+fn parse_scanned<T: DeserializeOwned>(
+    path: &Path,
+    place: &str,
+    buf: &[u8],
+    scanned: Scanned,
+    limits: &InputLimits,
+) -> Result<T, SnapshotError> {
+    let line = scanned.start.line;
+    if !scanned.kept {
+        let limit = LimitError::Record {
+            bytes: scanned.bytes,
+            limit: limits.record_bytes as u64,
+        };
+        return Err(invalid(
+            path,
+            format!("{place} (line {line})"),
+            limit.to_string(),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(buf);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = line + e.inner().line().saturating_sub(1) as u64;
+        let place = match e.path().to_string().as_str() {
+            "." => format!("{place} (line {at})"),
+            p => format!("{place}.{p} (line {at})"),
+        };
+        invalid(path, place, strip_position(&e.inner().to_string()))
+    })
 }
 
 fn read_ndjson(
     path: &Path,
-    first: String,
-    reader: impl BufRead,
+    first: Vec<u8>,
+    reader: &mut dyn BufRead,
+    limits: &InputLimits,
 ) -> Result<Snapshot, SnapshotError> {
     let mut defaults = Defaults {
         provider: "aws".to_string(),
@@ -190,18 +406,14 @@ fn read_ndjson(
     let mut findings = Vec::new();
     let mut seen = HashSet::new();
     let mut assets = Vec::new();
-    let lines = std::iter::once(Ok(first)).chain(reader.lines());
-    for (n, line) in lines.enumerate() {
-        let line = line.map_err(|source| SnapshotError::Io {
-            file: path.to_path_buf(),
-            source,
-        })?;
-        let place = format!("line {}", n + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        if n == 0 && line.contains("\"stance_snapshot\"") {
-            let header: Header = parse_line(path, &place, &line)?;
+    let mut raw = first;
+    let mut n = 1u64;
+    loop {
+        let place = format!("line {n}");
+        let line =
+            std::str::from_utf8(&raw).map_err(|_| invalid(path, &place, "not UTF-8 text"))?;
+        if n == 1 && line.contains("\"stance_snapshot\"") {
+            let header: Header = parse_line(path, &place, line)?;
             check_version(path, &place, header.stance_snapshot)?;
             if let Some(t) = &header.collected_at {
                 check_time(path, &place, t)?;
@@ -211,18 +423,39 @@ fn read_ndjson(
             scope = header.scope;
             errors = header.collection_errors;
             findings = header.imported_findings;
-            continue;
+        } else if !line.trim().is_empty() {
+            if let Err(limit) = limits.check_record(line.len() as u64, 0) {
+                return Err(invalid(path, place, limit.to_string()));
+            }
+            let doc: AssetDoc = parse_line(path, &place, line)?;
+            let asset = to_asset(path, &place, doc, &defaults)?;
+            if !seen.insert(asset.id.clone()) {
+                return Err(invalid(
+                    path,
+                    place,
+                    format!("duplicate asset id {:?}", asset.id),
+                ));
+            }
+            assets.push(asset);
         }
-        let doc: AssetDoc = parse_line(path, &place, &line)?;
-        let asset = to_asset(path, &place, doc, &defaults)?;
-        if !seen.insert(asset.id.clone()) {
-            return Err(invalid(
-                path,
-                place,
-                format!("duplicate asset id {:?}", asset.id),
-            ));
+        n += 1;
+        match read_line(reader, &mut raw, limits.line_bytes) {
+            Ok(Line::Complete) => {}
+            Ok(Line::End) => break,
+            Ok(Line::TooLong { bytes }) => {
+                let limit = LimitError::Line {
+                    bytes,
+                    limit: limits.line_bytes as u64,
+                };
+                return Err(invalid(path, format!("line {n}"), limit.to_string()));
+            }
+            Err(source) => {
+                return Err(SnapshotError::Io {
+                    file: path.to_path_buf(),
+                    source,
+                });
+            }
         }
-        assets.push(asset);
     }
     Ok(finish(defaults, scope, assets, errors, findings))
 }

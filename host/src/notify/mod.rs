@@ -4,7 +4,8 @@
 //! incoming webhook (one summary message per run: [`slack`]), PagerDuty
 //! Events API v2 (one trigger event per alert: [`pagerduty`]) and/or a
 //! file (NDJSON, appended: [`file`]). Posts go through the process's one
-//! HTTP client and are retried on connection errors, 429 and 5xx
+//! HTTP client and are retried on connection errors, 429 and 5xx, each
+//! delivery within one deadline and a capped read of the answer
 //! ([`http`]). Routes come from a TOML file (`--route`) or flags.
 //!
 //! ```toml
@@ -137,9 +138,9 @@ pub enum DeliveryError {
     /// The request could not be sent or answered (refused, TLS, DNS, timeout).
     #[error("{0}")]
     Send(String),
-    /// The server answered with an error status.
-    #[error("HTTP {0}")]
-    Status(u16),
+    /// The server answered with an error status (and the start of its body).
+    #[error("HTTP {0}{rest}", rest = quoted(.1))]
+    Status(u16, String),
     /// Every attempt failed.
     #[error("{last} after {attempts} attempts")]
     Exhausted {
@@ -164,6 +165,15 @@ pub enum DeliveryError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// `: BODY` after a status, when the answer had a body.
+fn quoted(body: &str) -> String {
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    }
 }
 
 /// Read the `[[route]]` tables of a TOML file and check them.

@@ -1,15 +1,33 @@
 //! Fetching a pack archive: from a file, an http(s) URL (through the
-//! process's one HTTP client) or an OCI registry. Plain http only to
-//! loopback hosts unless `--insecure`.
+//! process's one HTTP client and its bounded exchange) or an OCI registry.
+//! Plain http only to loopback hosts unless `--insecure`. Every download is
+//! bounded while it streams ([`DOWNLOAD`]): its size, its total time, its
+//! silences and its rate; a file is read only up to the same size.
 
+use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::net;
+use crate::net::{self, Bounds};
 
-/// The largest archive Stance downloads.
-pub const MAX_ARCHIVE_BYTES: u64 = 1 << 30;
+/// The largest archive Stance reads or downloads: far above any real pack
+/// (policies, rules and a few wasm components), and small enough that an
+/// archive and its unpacked files fit in memory together.
+pub const MAX_ARCHIVE_BYTES: u64 = 256 << 20;
+
+/// The bounds of every pack download (https, and OCI registry blobs):
+/// 256 MiB at most; 15 min in all; 30 s without a byte, or under 1 KiB/s
+/// over any 30 s, ends it.
+pub const DOWNLOAD: Bounds = Bounds {
+    total: Duration::from_secs(15 * 60),
+    idle: Duration::from_secs(30),
+    max_bytes: MAX_ARCHIVE_BYTES,
+    min_rate: 1024,
+    peer: "server",
+    limit_name: "download limit",
+};
 
 /// Where an archive comes from: a file, an http(s) URL or an OCI reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +67,7 @@ pub struct NetOptions {
 /// The bytes of an archive and the label that names it in messages.
 pub fn fetch(source: &PackSource, net: &NetOptions) -> anyhow::Result<(Vec<u8>, String)> {
     match source {
-        PackSource::File(path) => {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            Ok((bytes, path.display().to_string()))
-        }
+        PackSource::File(path) => Ok((read_file(path)?, path.display().to_string())),
         PackSource::Url(url) => Ok((fetch_url(url, net)?, url.clone())),
         #[cfg(feature = "oci")]
         PackSource::Oci(reference) => {
@@ -66,6 +80,24 @@ pub fn fetch(source: &PackSource, net: &NetOptions) -> anyhow::Result<(Vec<u8>, 
             bail!("{s}: this Stance was built without OCI registries (the `oci` feature)")
         }
     }
+}
+
+/// An archive file, read up to [`MAX_ARCHIVE_BYTES`] (a FIFO or a device
+/// that never ends is cut there).
+pub fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_ARCHIVE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
+        bail!(
+            "{}: the archive is larger than the {} limit of a pack archive",
+            path.display(),
+            net::human_bytes(MAX_ARCHIVE_BYTES)
+        );
+    }
+    Ok(bytes)
 }
 
 /// Whether `host` (a URL host or an OCI registry, with or without a port)
@@ -89,11 +121,13 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 /// Download an archive over http(s): https anywhere, plain http only to
-/// loopback hosts unless `--insecure`; at most [`MAX_ARCHIVE_BYTES`].
+/// loopback hosts unless `--insecure`, never an https download redirected
+/// to http; within [`DOWNLOAD`].
 pub fn fetch_url(url: &str, net: &NetOptions) -> anyhow::Result<Vec<u8>> {
     let parsed = reqwest::Url::parse(url).with_context(|| format!("{url}: not a URL"))?;
     let host = parsed.host_str().unwrap_or("").to_string();
     let plain_ok = net.insecure || is_loopback(&host);
+    let https = parsed.scheme() == "https";
     match parsed.scheme() {
         "https" => {}
         "http" if plain_ok => {}
@@ -103,25 +137,27 @@ pub fn fetch_url(url: &str, net: &NetOptions) -> anyhow::Result<Vec<u8>> {
         other => bail!("{url}: unsupported scheme {other}"),
     }
     let client = net::http()?;
-    net::block_on(async {
-        let fail =
-            |e: reqwest::Error| anyhow::anyhow!("downloading {url}: {}", net::error_chain(e));
-        let resp = client
-            .get(parsed)
-            .send()
-            .await
-            .map_err(fail)?
-            .error_for_status()
-            .map_err(fail)?;
-        if resp.content_length().is_some_and(|n| n > MAX_ARCHIVE_BYTES) {
-            bail!("{url}: the archive is over the 1 GiB limit");
+    let body = net::block_on(async {
+        let exchange = net::send(client.get(parsed), DOWNLOAD).await?;
+        if https && exchange.url().scheme() != "https" {
+            return Ok(Err(format!(
+                "the download was redirected to {}, which is not https",
+                exchange.url()
+            )));
         }
-        let bytes = resp.bytes().await.map_err(fail)?;
-        if bytes.len() as u64 > MAX_ARCHIVE_BYTES {
-            bail!("{url}: the archive is over the 1 GiB limit");
+        if !(200..300).contains(&exchange.status()) {
+            return Ok(Err(format!(
+                "the server answered HTTP {}",
+                exchange.status()
+            )));
         }
-        Ok(bytes.to_vec())
-    })?
+        exchange.body(None).await.map(Ok)
+    })?;
+    match body {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(refused)) => bail!("downloading {url}: {refused}"),
+        Err(e) => bail!("downloading {url}: {e}"),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Rule packs in the running Stance, along a pack's life: where installed
 //! packs and trusted keys live, the versions a pack must be compatible
-//! with, how a command trusts packs, and fetching archives (files, https,
-//! OCI registries) to install them.
+//! with, how a command trusts packs (`trust`: never by a file's mere
+//! presence), and fetching archives (files, https, OCI registries) to
+//! install them, every download bounded (`fetch`, `registry`).
 //!
 //! The formats, signatures, installed-pack directory and resolver are the
 //! `stance-pack` crate (host/pack); this module only places them
@@ -12,19 +13,24 @@
 pub mod fetch;
 #[cfg(feature = "oci")]
 pub mod oci;
+#[cfg(feature = "oci")]
+pub mod registry;
+pub mod trust;
 
 use std::path::{Path, PathBuf};
 
-use stance_pack::{HostVersions, LOCK_FILE, PackDir, PublicKey, VerifiedPack, VerifyOptions};
+use stance_pack::{HostVersions, LOCK_FILE, PackDir, PackError, VerifiedPack};
 
 pub use fetch::{NetOptions, PackSource, fetch, is_loopback};
+pub use trust::{ProjectKeys, TrustConfig};
 
 /// The installed packs under `pack_dir` (`Settings::pack_dir`).
 pub fn installed(pack_dir: &Path) -> PackDir {
     PackDir::new(pack_dir.to_path_buf())
 }
 
-/// Per-project trusted keys: `<project>/.stance/keys/*.pub`.
+/// Where a project ships its public keys: `<project>/.stance/keys/*.pub`
+/// (trusted only as `trust` says, never by presence).
 pub fn project_keys_dir(project: &Path) -> PathBuf {
     project.join(".stance").join("keys")
 }
@@ -45,55 +51,34 @@ pub fn host_versions() -> HostVersions {
     }
 }
 
-/// How packs are trusted for one command.
-#[derive(Debug, Clone, Default)]
-pub struct TrustConfig {
-    /// The project directory (its `.stance/keys` and `stance.lock`).
-    pub project: PathBuf,
-    /// Public key files given on the command line (`--key`), trusted in
-    /// addition to the configured directories.
-    pub keys: Vec<PathBuf>,
-    /// Per-user trusted keys (`Settings::user_keys_dir`).
-    pub user_keys: PathBuf,
-    /// Accept packs without a signature (`--allow-unsigned`).
-    pub allow_unsigned: bool,
-}
-
-impl TrustConfig {
-    /// Every trusted key: `--key` files, then the project's, then the user's.
-    pub fn trusted_keys(&self) -> anyhow::Result<Vec<PublicKey>> {
-        let mut keys = Vec::new();
-        for path in &self.keys {
-            keys.push(stance_pack::load_public_key(path)?);
-        }
-        keys.extend(stance_pack::load_public_keys_dir(&project_keys_dir(
-            &self.project,
-        ))?);
-        keys.extend(stance_pack::load_public_keys_dir(&self.user_keys)?);
-        Ok(keys)
-    }
-
-    /// What verifying a pack needs: the trusted keys, whether unsigned packs
-    /// pass, and this Stance's versions; fails when a key file cannot be read
-    /// or is not a public key.
-    pub fn verify_options(&self) -> anyhow::Result<VerifyOptions> {
-        Ok(VerifyOptions {
-            trusted_keys: self.trusted_keys()?,
-            allow_unsigned: self.allow_unsigned,
-            host: host_versions(),
-        })
-    }
-
-    /// Where trusted keys are looked up, for messages.
-    pub fn key_locations(&self) -> String {
-        let mut places: Vec<String> = self.keys.iter().map(|p| p.display().to_string()).collect();
-        places.push(format!(
-            "{}/*.pub",
-            project_keys_dir(&self.project).display()
-        ));
-        places.push(format!("{}/*.pub", self.user_keys.display()));
-        places.join(", ")
-    }
+/// A refusal of `verify` or `install`, with what to do when the key that
+/// signed the pack sits untrusted in the project, or is trusted for the
+/// project only while the pack is being installed for every project.
+pub fn explain_refusal(e: PackError, trust: &TrustConfig, installing: bool) -> anyhow::Error {
+    let PackError::UntrustedKey { key_id, .. } = &e else {
+        return e.into();
+    };
+    let project_trusted = trust
+        .project_trusted_keys()
+        .map(|keys| keys.iter().any(|k| k.id().as_str() == key_id.as_str()))
+        .unwrap_or(false);
+    let project = std::fs::canonicalize(&trust.project).unwrap_or_else(|_| trust.project.clone());
+    let note = if installing && project_trusted {
+        format!(
+            "key {key_id} is trusted for the project {} only; installing into the per-user pack directory needs a key you trust for all your projects (`stance key trust FILE.pub`, or --key)",
+            project.display()
+        )
+    } else if let Some(file) = trust.untrusted_project_key_files(key_id).first() {
+        format!(
+            "{} holds key {key_id}, but a key in a project directory is not trusted because it is there; if you trust it for this project, run `stance key trust --project {} {}`",
+            file.display(),
+            trust.project.display(),
+            file.display()
+        )
+    } else {
+        return e.into();
+    };
+    anyhow::Error::from(e).context(note)
 }
 
 /// Prints the loud warning of a pack accepted unsigned, every time.

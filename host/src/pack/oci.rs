@@ -7,7 +7,12 @@
 //! `~/.docker/config.json`, `auths` entries); without one, access is
 //! anonymous. Plain http is used only for loopback registries, or for any
 //! with `--insecure`. Registry calls run on the process's one async
-//! runtime (`net`); oci-client keeps an HTTP client of its own.
+//! runtime (`net`). Pulls, where the registry may be anyone's, go through
+//! the process's one HTTP client and its bounded exchange (`registry`):
+//! every response is read within bounds, the layer to exactly its declared
+//! size. Pushes go through oci-client, which keeps an HTTP client of its
+//! own, with the same connect and read timeouts and a deadline on the whole
+//! push.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +26,9 @@ use oci_client::{Client, Reference, RegistryOperation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use stance_pack::PackArchive;
+use std::time::Duration;
 
+use super::registry::{self, DOCUMENT, LAYER};
 use super::{NetOptions, is_loopback};
 
 /// The media type of the layer that holds the pack archive.
@@ -105,6 +112,7 @@ fn client(reference: &Reference, net: &NetOptions) -> Client {
         protocol,
         platform_resolver: None,
         connect_timeout: Some(crate::net::CONNECT_TIMEOUT),
+        read_timeout: Some(crate::net::READ_TIMEOUT),
         user_agent: crate::net::USER_AGENT,
         ..Default::default()
     })
@@ -212,9 +220,17 @@ pub fn registry_auth(registry: &str, net: &NetOptions) -> anyhow::Result<Registr
     }
 }
 
+/// The longest a whole push may take.
+pub const PUSH_DEADLINE: Duration = Duration::from_secs(30 * 60);
+
 /// A hint for registry errors that are about credentials.
-fn auth_hint(e: &oci_client::errors::OciDistributionError, net: &NetOptions) -> String {
+fn auth_hint(e: &dyn std::fmt::Display, net: &NetOptions) -> String {
     let text = e.to_string().to_ascii_lowercase();
+    let text = if text.contains("http 401") || text.contains("http 403") {
+        format!("{text} unauthorized")
+    } else {
+        text
+    };
     let about_auth = ["unauthorized", "not authorized", "authentication", "denied"]
         .iter()
         .any(|w| text.contains(w));
@@ -351,7 +367,7 @@ pub fn push(
     let fail = |what: &str, e: oci_client::errors::OciDistributionError| {
         anyhow!("{target}: {what} failed: {e}{}", auth_hint(&e, &net))
     };
-    crate::net::block_on(async {
+    let push = async {
         client
             .auth(&reference, &auth, RegistryOperation::Push)
             .await
@@ -379,6 +395,16 @@ pub fn push(
             .await
             .map_err(|e| fail("uploading the manifest", e))?;
         anyhow::Ok(())
+    };
+    crate::net::block_on(async {
+        tokio::time::timeout(PUSH_DEADLINE, push)
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow!(
+                    "{target}: stopped after {}: the push did not finish",
+                    crate::net::human_duration(PUSH_DEADLINE)
+                ))
+            })
     })??;
     Ok(Pushed {
         tagged: target.to_string(),
@@ -390,48 +416,44 @@ pub fn push(
 
 /// Pulls the pack archive of `source` (by tag or digest), checking that it
 /// is a Stance pack artifact, that every digest matches and that the archive
-/// is intact. Trust is checked by the caller (`verify`).
+/// is intact. Every response is read within bounds (`registry`). Trust is
+/// checked by the caller (`verify`).
 pub fn pull(source: &str, net: NetOptions) -> anyhow::Result<Pulled> {
     let reference = parse_reference(source)?;
     let auth = registry_auth(reference.resolve_registry(), &net)?;
-    let client = client(&reference, &net);
-    let fail = |what: &str, e: oci_client::errors::OciDistributionError| {
-        anyhow!("{source}: {what} failed: {e}{}", auth_hint(&e, &net))
+    let fail = |what: &str, e: anyhow::Error| {
+        anyhow!(
+            "{source}: {what} failed: {e:#}{}",
+            auth_hint(&format!("{e:#}"), &net)
+        )
     };
-    let (manifest_raw, manifest_digest, config_raw, archive) = crate::net::block_on(async {
-        client
-            .auth(&reference, &auth, RegistryOperation::Pull)
-            .await
-            .map_err(|e| fail("authentication", e))?;
-        let (raw, digest) = client
-            .pull_manifest_raw(&reference, &auth, &[OCI_MANIFEST_MEDIA_TYPE])
+    let tag_or_digest = reference
+        .digest()
+        .or(reference.tag())
+        .unwrap_or("latest")
+        .to_string();
+    let (manifest_raw, config_raw, archive) = crate::net::block_on(async {
+        let mut session = registry::Session::new(&reference, auth, &net);
+        let raw = session
+            .manifest(&tag_or_digest, OCI_MANIFEST_MEDIA_TYPE)
             .await
             .map_err(|e| fail("fetching the manifest", e))?;
         let manifest: OciImageManifest = serde_json::from_slice(&raw)
             .with_context(|| format!("{source}: the manifest is not an OCI image manifest"))?;
         let layer = pack_layer(source, &manifest)?;
-        let mut config = Vec::new();
-        client
-            .pull_blob(&reference, &manifest.config, &mut config)
+        let config = session
+            .blob(&manifest.config, DOCUMENT)
             .await
             .map_err(|e| fail("fetching the config", e))?;
-        let mut archive = Vec::new();
-        client
-            .pull_blob(&reference, layer, &mut archive)
+        let archive = session
+            .blob(layer, LAYER)
             .await
             .map_err(|e| fail("fetching the pack layer", e))?;
         check_digest(source, "the config blob", &config, &manifest.config.digest)?;
         check_digest(source, "the pack layer", &archive, &layer.digest)?;
-        anyhow::Ok((raw, digest, config, archive))
+        anyhow::Ok((raw, config, archive))
     })??;
-    check_pulled(
-        source,
-        &reference,
-        &manifest_raw,
-        &manifest_digest,
-        config_raw,
-        archive,
-    )
+    check_pulled(source, &reference, &manifest_raw, config_raw, archive)
 }
 
 /// The one pack layer of a Stance pack artifact's manifest, within the size limit.
@@ -458,8 +480,9 @@ fn pack_layer<'m>(
     };
     if layer.size < 0 || layer.size as u64 > MAX_ARCHIVE_BYTES {
         bail!(
-            "{source}: the pack layer is {} bytes, over the 1 GiB limit",
-            layer.size
+            "{source}: the pack layer is {} bytes, over the {} download limit",
+            layer.size,
+            crate::net::human_bytes(MAX_ARCHIVE_BYTES)
         );
     }
     Ok(layer)
@@ -478,7 +501,6 @@ fn check_pulled(
     source: &str,
     reference: &Reference,
     manifest_raw: &[u8],
-    manifest_digest: &str,
     config_raw: Vec<u8>,
     archive: Vec<u8>,
 ) -> anyhow::Result<Pulled> {
@@ -487,9 +509,6 @@ fn check_pulled(
         && computed != want
     {
         bail!("{source}: the registry returned a manifest with digest {computed}");
-    }
-    if manifest_digest != computed {
-        tracing::debug!("registry reported manifest digest {manifest_digest}, computed {computed}");
     }
     let config: PackConfig = serde_json::from_slice(&config_raw)
         .with_context(|| format!("{source}: the pack config is not valid"))?;

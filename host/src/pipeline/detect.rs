@@ -1,17 +1,20 @@
 //! Detection, end to end: events read from the inputs as a stream
 //! (`events`), handed in batches to every detector plugin in order
 //! (sources from `catalog`, loaded by `runtime`), the alerts and the
-//! detectors' state stored in one transaction (`store`). A batch that fails
-//! in a plugin fails alone: it is recorded (plugin, cause), the plugin's
-//! state stays as it was before the batch, and the run goes on.
+//! detectors' state stored in one transaction (`store`). Records past the
+//! input limits were refused before batching (`events`). A batch that fails
+//! in a plugin is bisected (`runtime::evaluate::bisect`): what still fails is
+//! recorded (plugin, cause, the event when it is one), the plugin's state
+//! stays as it was before each failed part, and the run goes on.
 
 use std::time::Instant;
 
 use anyhow::bail;
 
 use crate::catalog::DetectorSources;
-use crate::events::{Inputs, TimeRange};
+use crate::events::{InputLimits, Inputs, TimeRange};
 use crate::model::{Alert, Event, FailureRecord};
+use crate::runtime::evaluate::{FailedPart, part_of};
 use crate::runtime::{DetectorPlugin, DetectorState, Runtime, StateQuota};
 use crate::store::{DetectionWriter, RunTotals, Store, Suppression};
 
@@ -24,6 +27,9 @@ pub struct DetectOptions {
     pub batch_size: usize,
     /// Only events in this time range.
     pub range: TimeRange,
+    /// What one input and one record may be (records past them are refused
+    /// before batching, as input errors).
+    pub limits: InputLimits,
 }
 
 impl Default for DetectOptions {
@@ -32,6 +38,7 @@ impl Default for DetectOptions {
             quota: StateQuota::default(),
             batch_size: 2000,
             range: TimeRange::default(),
+            limits: InputLimits::default(),
         }
     }
 }
@@ -174,7 +181,7 @@ pub fn run(
     };
     let batch_size = opts.batch_size.max(1);
     let mut batch: Vec<Event> = Vec::with_capacity(batch_size);
-    let stats = inputs.read(opts.range, &mut |event| {
+    let stats = inputs.read(opts.range, &opts.limits, &mut |event| {
         batch.push(event);
         if batch.len() >= batch_size {
             run.batch(&mut batch)?;
@@ -225,16 +232,10 @@ impl Run<'_, '_> {
         for i in 0..self.detectors.len() {
             let plugin = self.detectors[i].plugin;
             let state = self.detectors[i].state.take().unwrap_or_default();
-            let (mut state, result) = plugin.evaluate(batch, state);
-            match result {
-                Ok(alerts) => self.alerts(alerts)?,
-                Err(failure) => {
-                    tracing::warn!(plugin = %plugin.name, batch = self.batch_no, "plugin {} {failure}", plugin.name);
-                    let record = plugin.failure_record(&failure, self.batch_no, batch.len());
-                    self.writer.add_failure(&record)?;
-                    self.failures.push(record);
-                    self.totals.failed_batches += 1;
-                }
+            let (mut state, alerts, failed) = plugin.evaluate_contained(batch, state);
+            self.alerts(alerts)?;
+            for part in &failed {
+                self.failure(plugin, batch, part)?;
             }
             self.writer
                 .save_state(&plugin.name, &state.take_changes())?;
@@ -243,6 +244,25 @@ impl Run<'_, '_> {
         self.totals.batches += 1;
         self.batch_no += 1;
         batch.clear();
+        Ok(())
+    }
+
+    /// Record a part of a batch that failed in a plugin.
+    fn failure(
+        &mut self,
+        plugin: &DetectorPlugin,
+        batch: &[Event],
+        part: &FailedPart,
+    ) -> anyhow::Result<()> {
+        let events = &batch[part.items.clone()];
+        let on = part_of(part, batch.len(), |i| events[i].id.as_str());
+        let failure = &part.failure;
+        tracing::warn!(plugin = %plugin.name, batch = self.batch_no, "plugin {} {failure}{on}", plugin.name);
+        let mut record = plugin.failure_record(failure, self.batch_no, events.len());
+        record.cause.push_str(&on);
+        self.writer.add_failure(&record)?;
+        self.failures.push(record);
+        self.totals.failed_batches += 1;
         Ok(())
     }
 

@@ -1,13 +1,20 @@
 //! The scan, end to end: a collection (from `collect`) and policy plugins
-//! (sources from `catalog`, loaded by `runtime`) in; every batch evaluated
-//! in parallel; everything stored in one transaction (`store`). Each step
-//! is its own function; the stages themselves live in their modules.
+//! (sources from `catalog`, loaded by `runtime`) in; every asset held to
+//! the input limits before batching (an asset whose body plugins cannot
+//! take is `error` on its own, never in its batch's neighbours); every
+//! batch evaluated in parallel, bisected when it fails; everything stored
+//! in one transaction (`store`). Each step is its own function; the stages
+//! themselves live in their modules.
 
 use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::model::{self, CollectionError, FailureRecord, Finding, Snapshot, Status, now_rfc3339};
+use crate::intake::{InputLimits, json};
+use crate::model::{
+    self, Asset, CollectionError, FailureRecord, Finding, Snapshot, Status, now_rfc3339,
+};
+use crate::runtime::evaluate::error_findings_saying;
 use crate::runtime::{
     BatchOutcome, EvaluationPlan, PluginLoadError, PluginSource, PolicyPlugin, Runtime,
 };
@@ -46,6 +53,9 @@ pub struct ScanOptions {
     pub batch_size: usize,
     /// Evaluation threads; all cores when `None`.
     pub jobs: Option<usize>,
+    /// What one asset may be: a body past these limits is not handed to
+    /// plugins, and every rule that reads the asset reports `error`.
+    pub limits: InputLimits,
 }
 
 impl Default for ScanOptions {
@@ -53,6 +63,7 @@ impl Default for ScanOptions {
         ScanOptions {
             batch_size: 256,
             jobs: None,
+            limits: InputLimits::default(),
         }
     }
 }
@@ -165,8 +176,10 @@ pub fn run(
 ) -> Result<ScanReport, ScanError> {
     let start = Instant::now();
     let scope = snapshot.scope.key(&snapshot.provider);
-    let plan = EvaluationPlan::new(plugins, &snapshot.assets, opts.batch_size);
+    let (fit, refused) = held_to(&snapshot.assets, &opts.limits);
+    let plan = EvaluationPlan::new(plugins, &fit, opts.batch_size);
     let mut writer = begin(store, snapshot, source, &scope, plugins)?;
+    writer.add_findings(&refused_findings(plugins, &refused))?;
     let mut failures = evaluate(&plan, plugins, opts, &mut writer, on_batch)?;
     let (scan_id, totals) = writer.commit(&now_rfc3339())?;
     failures.sort_by(|a, b| (&a.plugin, a.batch).cmp(&(&b.plugin, b.batch)));
@@ -241,7 +254,7 @@ fn evaluate(
             if written.is_ok() {
                 written = write_outcome(writer, &outcome);
             }
-            failures.extend(outcome.failure);
+            failures.extend(outcome.failures);
         }
     });
     written?;
@@ -250,10 +263,42 @@ fn evaluate(
 
 fn write_outcome(writer: &mut ScanWriter<'_>, outcome: &BatchOutcome) -> Result<(), StoreError> {
     writer.add_findings(&outcome.findings)?;
-    if let Some(f) = &outcome.failure {
+    for f in &outcome.failures {
         writer.add_failure(f)?;
     }
     Ok(())
+}
+
+/// The assets whose bodies plugins can take, and the others with why not:
+/// the same limits (`--max-record-mib`, `--max-record-depth`) as records of
+/// every other input, checked before batching.
+fn held_to<'a>(
+    assets: &'a [Asset],
+    limits: &InputLimits,
+) -> (Vec<&'a Asset>, Vec<(&'a Asset, String)>) {
+    let mut fit = Vec::with_capacity(assets.len());
+    let mut refused = Vec::new();
+    for a in assets {
+        match limits.check_record(a.body.len() as u64, json::depth(&a.body)) {
+            Ok(()) => fit.push(a),
+            Err(limit) => {
+                tracing::warn!("asset {}: body {limit}; not evaluated", a.id);
+                refused.push((a, format!("not evaluated: the asset's body is {limit}")));
+            }
+        }
+    }
+    (fit, refused)
+}
+
+/// One `error` finding for every rule of every plugin that reads a refused asset.
+fn refused_findings(plugins: &[PolicyPlugin], refused: &[(&Asset, String)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (asset, why) in refused {
+        for p in plugins {
+            out.extend(error_findings_saying(p, &[*asset], why));
+        }
+    }
+    out
 }
 
 /// Every rule that reads a resource type which could not be collected in an

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::{Format, table, write_csv, write_json};
+use super::{Format, TerminalWriter, table, write_csv, write_json};
 use crate::model::Severity;
 use crate::notify::Delivery;
 use crate::pipeline::DetectReport;
@@ -100,6 +100,8 @@ pub fn summary(
     deliveries: &[Delivery],
     dry_run: bool,
 ) -> io::Result<()> {
+    // Rule errors, input errors and failure causes quote what was read.
+    let e = &mut TerminalWriter::new(e);
     let t = &r.totals;
     writeln!(
         e,

@@ -549,6 +549,7 @@ fn csv_rows(c: &ControlResult) -> Vec<Vec<String>> {
 
 /// The report as a terminal table with a line of counts.
 pub fn write_table(out: &mut dyn Write, r: &ComplianceReport) -> io::Result<()> {
+    let out = &mut super::TerminalWriter::new(out);
     let mut t = super::table(&["CONTROL", "STATUS", "TITLE", "POLICIES", "FAILING"]);
     for c in &r.controls {
         let failing: usize = c.policies.iter().map(|p| p.fail).sum();

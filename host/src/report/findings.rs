@@ -1,12 +1,20 @@
 //! Findings as a table (for people), JSON (`docs/output-schema.md`) or CSV.
+//!
+//! JSON and CSV of a query are written as the store reads them
+//! ([`write_query`], [`write_scan_json`]): one finding in memory at a time,
+//! however many the scan stored.
 
+use std::cell::Cell as Tally;
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
+use serde::ser::{Error as _, SerializeSeq};
+use serde::{Serialize, Serializer};
 
-use super::{Format, table, write_csv, write_json};
+use super::{CsvOut, Format, table, write_csv, write_json};
 use crate::model::{Severity, Status};
-use crate::store::FindingRow;
+use crate::pipeline::ScanReport;
+use crate::store::{FindingFilter, FindingRow, Store, StoreError};
 
 /// The CSV columns of a finding.
 const CSV_HEADER: &[&str] = &[
@@ -39,6 +47,132 @@ pub fn write(
         Format::Json => write_json(out, &rows),
         Format::Csv => write_csv(out, CSV_HEADER, rows.iter().map(csv_row)),
         Format::Table => write_table(out, rows, color),
+    }
+}
+
+/// Write the findings `filter` selects from `store` in `format`: JSON and
+/// CSV stream from the query; a table (for people) is built whole. Returns
+/// the worst severity among the failing findings written, for `--fail-on`.
+pub fn write_query(
+    out: &mut dyn Write,
+    store: &Store,
+    filter: &FindingFilter,
+    format: Format,
+    color: bool,
+) -> io::Result<Option<Severity>> {
+    match format {
+        Format::Json => {
+            let stream = FindingStream::new(store, filter);
+            write_json(out, &stream)?;
+            Ok(stream.worst.get())
+        }
+        Format::Csv => {
+            let worst = Tally::new(None);
+            let mut csv = CsvOut::new(&mut *out, CSV_HEADER)?;
+            store.for_each_finding(filter, |f| {
+                note(&worst, &f);
+                csv.row(&csv_row(&f)).map_err(Stop::<io::Error>::Ser)
+            })?;
+            csv.finish()?;
+            Ok(worst.get())
+        }
+        Format::Table => {
+            let rows = store.findings(filter).map_err(io::Error::other)?;
+            write_table(out, &rows, color)?;
+            Ok(worst_failing(&rows))
+        }
+    }
+}
+
+/// The JSON of `stance scan --format json`: `{"scan": REPORT, "findings":
+/// [...]}`, the findings streamed from the store. Returns the worst failing
+/// severity written.
+pub fn write_scan_json(
+    out: &mut dyn Write,
+    report: &ScanReport,
+    store: &Store,
+    filter: &FindingFilter,
+) -> io::Result<Option<Severity>> {
+    #[derive(Serialize)]
+    struct ScanJson<'a> {
+        scan: &'a ScanReport,
+        findings: &'a FindingStream<'a>,
+    }
+    let findings = FindingStream::new(store, filter);
+    write_json(
+        out,
+        &ScanJson {
+            scan: report,
+            findings: &findings,
+        },
+    )?;
+    Ok(findings.worst.get())
+}
+
+/// The worst severity among failing findings.
+pub fn worst_failing(rows: &[FindingRow]) -> Option<Severity> {
+    rows.iter()
+        .filter(|f| f.status == Status::Fail)
+        .map(|f| f.severity)
+        .max()
+}
+
+fn note(worst: &Tally<Option<Severity>>, f: &FindingRow) {
+    if f.status == Status::Fail && worst.get().is_none_or(|w| f.severity > w) {
+        worst.set(Some(f.severity));
+    }
+}
+
+/// The findings of a query as a JSON array, serialised as they are read.
+struct FindingStream<'a> {
+    store: &'a Store,
+    filter: &'a FindingFilter,
+    worst: Tally<Option<Severity>>,
+}
+
+impl<'a> FindingStream<'a> {
+    fn new(store: &'a Store, filter: &'a FindingFilter) -> FindingStream<'a> {
+        FindingStream {
+            store,
+            filter,
+            worst: Tally::new(None),
+        }
+    }
+}
+
+/// Why a stream stopped: the writer's error or the store's.
+enum Stop<E> {
+    Ser(E),
+    Store(StoreError),
+}
+
+impl<E> From<StoreError> for Stop<E> {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+impl From<Stop<io::Error>> for io::Error {
+    fn from(stop: Stop<io::Error>) -> io::Error {
+        match stop {
+            Stop::Ser(e) => e,
+            Stop::Store(e) => io::Error::other(e),
+        }
+    }
+}
+
+impl Serialize for FindingStream<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        let streamed = self.store.for_each_finding(self.filter, |f| {
+            note(&self.worst, &f);
+            seq.serialize_element(&f).map_err(Stop::Ser)
+        });
+        match streamed {
+            Ok(()) => seq.end(),
+            Err(Stop::Ser(e)) => Err(e),
+            Err(Stop::Store(e)) => Err(S::Error::custom(e)),
+        }
     }
 }
 

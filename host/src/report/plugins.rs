@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Format, table, write_csv, write_json};
+use super::{Format, safe, table, write_csv, write_json};
 use crate::model::Rule;
 
 /// One loaded plugin, as listed.
@@ -94,7 +94,7 @@ fn write_table(out: &mut dyn Write, plugins: &[PluginListing], with_rules: bool)
                     r.title.clone(),
                 ]);
             }
-            writeln!(out, "\n{} rules:\n{t}", p.name)?;
+            writeln!(out, "\n{} rules:\n{t}", safe(&p.name))?;
         }
     }
     Ok(())

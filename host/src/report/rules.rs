@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use stance_sigma_engine::{LoadError, RuleInfo as Rule};
 
-use super::{Format, write_csv, write_json};
+use super::{Format, TerminalWriter, write_csv, write_json};
 
 /// What loading a set of rule files found.
 pub struct RuleCheck<'a> {
@@ -76,6 +76,8 @@ pub fn write(
                 })),
         )?,
         Format::Table => {
+            // Messages quote the rule files.
+            let out = &mut TerminalWriter::new(&mut *out);
             if list {
                 for r in loaded {
                     writeln!(out, "ok      {}  {} [{}]", r.source, r.meta.title, r.id)?;

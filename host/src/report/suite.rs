@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::use_color;
+use super::{escape_control, safe, use_color};
 use crate::devkit::suite::{CaseReport, Outcome, SuiteReport};
 
 /// ANSI colour when the terminal takes it.
@@ -19,8 +19,8 @@ impl Paint {
     }
     fn code(&self, code: &str, s: &str) -> String {
         match self.0 {
-            true => format!("\x1b[{code}m{s}\x1b[0m"),
-            false => s.to_string(),
+            true => format!("\x1b[{code}m{}\x1b[0m", escape_control(s)),
+            false => escape_control(s).into_owned(),
         }
     }
 }
@@ -32,11 +32,11 @@ pub fn write(out: &mut dyn Write, r: &SuiteReport, verbose: bool) -> io::Result<
         out,
         "running {} cases: {} {} ({}, {} world), {}",
         r.cases.len(),
-        r.plugin,
-        r.version,
+        safe(&r.plugin),
+        safe(&r.version),
         r.lang,
         r.world,
-        r.component
+        safe(&r.component)
     )?;
     for c in &r.cases {
         let label = match c.outcome {
@@ -44,10 +44,10 @@ pub fn write(out: &mut dyn Write, r: &SuiteReport, verbose: bool) -> io::Result<
             Outcome::Failed => paint.red("FAILED "),
             Outcome::Error => paint.red("ERROR  "),
         };
-        writeln!(out, "{label} {}  ({:.1} ms)", c.id(), c.millis)?;
+        writeln!(out, "{label} {}  ({:.1} ms)", safe(c.id()), c.millis)?;
         if verbose && c.outcome == Outcome::Passed {
             for line in &c.diff {
-                writeln!(out, "        {line}")?;
+                writeln!(out, "        {}", safe(line))?;
             }
         }
     }
@@ -76,15 +76,15 @@ fn failures(out: &mut dyn Write, r: &SuiteReport, paint: &Paint) -> io::Result<(
     }
     writeln!(out, "\nfailures:")?;
     for c in bad {
-        writeln!(out, "\n--- {}", c.id())?;
+        writeln!(out, "\n--- {}", safe(c.id()))?;
         if let Some(m) = &c.message {
-            writeln!(out, "    {m}")?;
+            writeln!(out, "    {}", safe(m))?;
         }
         for line in &c.diff {
             let shown = match line.as_bytes().first() {
                 Some(b'-') => paint.red(line),
                 Some(b'+') => paint.green(line),
-                _ => line.clone(),
+                _ => escape_control(line).into_owned(),
             };
             writeln!(out, "    {shown}")?;
         }
@@ -99,7 +99,7 @@ fn uncovered(out: &mut dyn Write, r: &SuiteReport) -> io::Result<()> {
             out,
             "\nrules without cases ({}): {}",
             r.rules_without_cases.len(),
-            r.rules_without_cases.join(", ")
+            safe(r.rules_without_cases.join(", "))
         )?;
     }
     if !r.rules_one_sided.is_empty() {
@@ -112,7 +112,7 @@ fn uncovered(out: &mut dyn Write, r: &SuiteReport) -> io::Result<()> {
             out,
             "rules lacking {which} ({}): {}",
             r.rules_one_sided.len(),
-            r.rules_one_sided.join(", ")
+            safe(r.rules_one_sided.join(", "))
         )?;
     }
     Ok(())

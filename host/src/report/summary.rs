@@ -2,12 +2,15 @@
 
 use std::io::{self, Write};
 
+use super::TerminalWriter;
 use crate::model::Severity;
 use crate::pipeline::ScanReport;
 
 /// Write the summary of a scan: totals by status, severity and lifecycle,
 /// each plugin's load, what was not collected, and the batches that failed.
+/// Control characters in names and messages are escaped (`report::terminal`).
 pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
+    let out = &mut TerminalWriter::new(out);
     let t = &r.totals;
     let n = |k: &str| t.by_status.get(k).copied().unwrap_or(0);
     writeln!(out, "Scan #{} of {} ({})", r.scan_id, r.source, r.scope)?;
@@ -87,6 +90,7 @@ pub fn collection_errors(
     if errors.is_empty() {
         return Ok(());
     }
+    let out = &mut TerminalWriter::new(out);
     writeln!(
         out,
         "  not collected ({} error(s); rules that needed the data report error):",

@@ -1,7 +1,9 @@
 //! Detector plugins (the `detector` world): loaded with the same checks,
 //! cache and limits as policies, and called on a fresh instance per batch
 //! with the plugin's state journaled (`state`), so that a batch that traps,
-//! times out or returns garbage fails alone and leaves the state as it was.
+//! times out or returns garbage fails alone and leaves the state as it was;
+//! [`DetectorPlugin::evaluate_contained`] then bisects it (`evaluate::bisect`)
+//! so that one event the plugin cannot take costs that event alone.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
@@ -10,6 +12,7 @@ use super::bindings::detector::DetectorPre;
 use super::bindings::policy::stance::plugin::types as wit;
 use super::convert;
 use super::engine::Runtime;
+use super::evaluate::{FailedPart, bisect};
 use super::failure::PluginFailure;
 use super::host_api::CallData;
 use super::load::PluginLoadError;
@@ -55,6 +58,25 @@ impl DetectorPlugin {
                 .1
             })?;
         Ok(DetectorPlugin { core, pre })
+    }
+
+    /// Evaluate one batch, bisected when it fails (`evaluate::bisect`): the
+    /// alerts of every part that ran, in order, the state after them, and
+    /// the parts that failed (each left the state as it found it).
+    pub fn evaluate_contained(
+        &self,
+        batch: &[Event],
+        state: DetectorState,
+    ) -> (DetectorState, Vec<Alert>, Vec<FailedPart>) {
+        let mut state = Some(state);
+        let mut alerts = Vec::new();
+        let failed = bisect(batch.len(), &mut |range| {
+            let (next, result) = self.evaluate(&batch[range], state.take().unwrap_or_default());
+            state = Some(next);
+            alerts.extend(result?);
+            Ok(())
+        });
+        (state.unwrap_or_default(), alerts, failed)
     }
 
     /// Evaluate one batch on a fresh instance. The state comes back with the

@@ -121,7 +121,21 @@ impl Ticker {
     }
 }
 
-/// Deadline in epoch ticks for a timeout (at least one tick).
+/// Deadline in epoch ticks for a timeout (at least one tick; saturating,
+/// never wrapping, for a timeout no flag or manifest allows).
 pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
-    (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64 + 1
+    let ticks = (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1);
+    u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_saturate_instead_of_wrapping() {
+        assert_eq!(deadline_ticks(Duration::from_millis(1)), 2);
+        assert_eq!(deadline_ticks(Duration::from_secs(10)), 1001);
+        assert_eq!(deadline_ticks(Duration::MAX), u64::MAX);
+    }
 }

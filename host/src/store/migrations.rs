@@ -1,12 +1,26 @@
-//! Versioned schema migrations, tracked in `PRAGMA user_version`. Each
-//! migration runs in its own immediate transaction, so two processes that
-//! open a fresh database at once migrate it exactly once.
+//! Versioned schema migrations, tracked in `PRAGMA user_version`, and the
+//! recognition of a Stance database (`PRAGMA application_id`, else the
+//! tables its `user_version` implies). Each migration runs in its own
+//! immediate transaction, so two processes that open a fresh database at
+//! once migrate it exactly once.
 
-use rusqlite::{Connection, TransactionBehavior};
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use super::APPLICATION_ID;
 
 pub enum MigrationError {
     Sql(rusqlite::Error),
-    TooNew { found: i64, known: i64 },
+    /// A migration's SQL failed; the message is SQLite's, without the SQL.
+    Step {
+        version: i64,
+        message: String,
+    },
+    TooNew {
+        found: i64,
+    },
+    Foreign(String),
 }
 
 impl From<rusqlite::Error> for MigrationError {
@@ -222,22 +236,130 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The schema version this Stance writes.
+pub fn known() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// What a database file is, read without changing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// No tables and no version: a new file (or one SQLite just created).
+    Empty,
+    /// A Stance database at this schema version (possibly newer than [`known`]).
+    Stance { version: i64 },
+    /// Something else, described for the error.
+    Foreign(String),
+}
+
+/// Recognise a database by its header and tables; reads only.
+pub fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
+    let header = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)",
+        [],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+    );
+    let (app, version) = match header {
+        Ok(h) => h,
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+            return Ok(Identity::Foreign("it is not an SQLite database".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    if app == APPLICATION_ID {
+        return Ok(Identity::Stance { version });
+    }
+    if app != 0 {
+        return Ok(Identity::Foreign(format!(
+            "its SQLite application_id is {app:#010x}; Stance's is {APPLICATION_ID:#010x}"
+        )));
+    }
+    let tables = tables(conn)?;
+    if tables.is_empty() && version == 0 {
+        return Ok(Identity::Empty);
+    }
+    // A database of a Stance before application ids: every table its
+    // user_version implies is there.
+    if (1..=known()).contains(&version) && created_by(version).is_subset(&tables) {
+        return Ok(Identity::Stance { version });
+    }
+    let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    let more = if tables.len() > shown.len() {
+        ", …"
+    } else {
+        ""
+    };
+    Ok(Identity::Foreign(format!(
+        "user_version {version}, no Stance application_id, tables: {}{more}",
+        if shown.is_empty() {
+            "none".to_string()
+        } else {
+            shown.join(", ")
+        }
+    )))
+}
+
+/// The tables of the database, SQLite's own left out.
+fn tables(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+    )?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    names.collect()
+}
+
+/// The tables the migrations up to `version` create.
+fn created_by(version: i64) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for sql in MIGRATIONS.iter().take(version.max(0) as usize) {
+        let words: Vec<&str> = sql.split_whitespace().collect();
+        for w in words.windows(3) {
+            if w[0] == "CREATE" && w[1] == "TABLE" {
+                names.insert(w[2].to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Bring the database to the latest schema, marking it as Stance's. The
+/// database is identified again inside each transaction, so a file another
+/// process filled in the meantime is still refused.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
-    let known = MIGRATIONS.len() as i64;
+    let known = known();
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = match identify(&tx)? {
+            Identity::Foreign(what) => return Err(MigrationError::Foreign(what)),
+            Identity::Empty => 0,
+            Identity::Stance { version } => version,
+        };
         if version > known {
-            return Err(MigrationError::TooNew {
-                found: version,
-                known,
-            });
+            return Err(MigrationError::TooNew { found: version });
+        }
+        let app: i64 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        if app != APPLICATION_ID {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
         if version == known {
+            tx.commit()?;
             return Ok(());
         }
-        tx.execute_batch(MIGRATIONS[version as usize])?;
+        tx.execute_batch(MIGRATIONS[version as usize])
+            .map_err(|e| MigrationError::Step {
+                version: version + 1,
+                message: short(&e),
+            })?;
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
+    }
+}
+
+/// SQLite's message without the statement it quotes.
+fn short(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+        other => other.to_string(),
     }
 }

@@ -206,19 +206,46 @@ impl Store {
 
     /// Findings of one scan, worst first.
     pub fn findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRow>> {
-        let Some(scan) = filter
-            .scan
-            .map_or_else(|| self.latest_scan_id(), |s| Ok(Some(s)))?
-        else {
-            return Ok(Vec::new());
+        let mut rows = Vec::new();
+        self.for_each_finding(filter, |row| {
+            rows.push(row);
+            Ok::<(), super::StoreError>(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Hand each finding of [`Store::findings`] to `f` as it is read, in the
+    /// same order, without holding them all: how large outputs are written.
+    /// Stops at the first error `f` returns.
+    pub fn for_each_finding<E, F>(
+        &self,
+        filter: &FindingFilter,
+        mut f: F,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<super::StoreError>,
+        F: FnMut(FindingRow) -> std::result::Result<(), E>,
+    {
+        let sql_err = |e: rusqlite::Error| E::from(super::StoreError::Sql(e));
+        let scan = match filter.scan {
+            Some(s) => s,
+            None => match self.latest_scan_id().map_err(E::from)? {
+                Some(s) => s,
+                None => return Ok(()),
+            },
         };
         let mut sql = String::from(FINDINGS_SELECT);
         let mut args: Vec<Sql> = vec![Sql::Integer(scan)];
         filter.restrict(&mut sql, &mut args);
         sql.push_str(" ORDER BY f.severity_rank DESC, f.status, f.rule_id, f.asset_id");
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args), finding_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut stmt = self.conn.prepare(&sql).map_err(sql_err)?;
+        let rows = stmt
+            .query_map(params_from_iter(args), finding_row)
+            .map_err(sql_err)?;
+        for row in rows {
+            f(row.map_err(sql_err)?)?;
+        }
+        Ok(())
     }
 
     /// Plugin failures recorded in a scan: (plugin, rule, batch, assets, kind, cause).

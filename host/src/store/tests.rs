@@ -221,3 +221,141 @@ fn a_database_from_a_newer_stance_is_refused_untouched() {
         .unwrap();
     assert_eq!(kept, version + 1, "the database is left as it was");
 }
+
+/// SHA-256 of a file, to prove it was not touched.
+fn checksum(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Another application's SQLite file: its own tables, its own user_version
+/// and application_id, rollback journal.
+fn foreign(dir: &std::path::Path, name: &str, application_id: i64, user_version: i64) -> PathBuf {
+    let path = dir.join(name);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA application_id = {application_id}; PRAGMA user_version = {user_version};
+         CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+         INSERT INTO notes (body) VALUES ('keep me');"
+    ))
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_foreign_database_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, app, version) in [
+        ("plain.db", 0, 0),
+        ("versioned.db", 0, 2),
+        ("other-app.db", 0x0f05_5112, 1),
+        ("other-app-newer.db", 0x0f05_5112, 99),
+    ] {
+        let path = foreign(dir.path(), name, app, version);
+        let before = checksum(&path);
+        for read_only in [false, true] {
+            let err = if read_only {
+                Store::open_read_only(&path).err()
+            } else {
+                Store::open(&path).err()
+            }
+            .unwrap_or_else(|| panic!("{name} was taken for a Stance database"));
+            let text = err.to_string();
+            assert!(
+                text.contains("not a Stance database") && text.contains("left untouched"),
+                "{name}: {text}"
+            );
+            assert!(!text.contains("CREATE TABLE"), "{name}: {text}");
+            assert_eq!(checksum(&path), before, "{name} was changed");
+            assert!(
+                !dir.path().join(format!("{name}-wal")).exists(),
+                "{name} was switched to WAL"
+            );
+        }
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete", "{name}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "these are my notes, not a database\n".repeat(200)).unwrap();
+    let before = checksum(&path);
+    let err = Store::open(&path).err().expect("a text file is refused");
+    assert!(err.to_string().contains("not a Stance database"), "{err}");
+    assert_eq!(checksum(&path), before);
+}
+
+#[test]
+fn new_databases_carry_the_stance_application_id_and_older_ones_get_it() {
+    let (dir, store) = open();
+    let id: i64 = store
+        .conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, APPLICATION_ID);
+    // A database of an older Stance: the schema, no application id.
+    store.conn.pragma_update(None, "application_id", 0).unwrap();
+    drop(store);
+    let store = Store::open(&dir.path().join("stance.db")).unwrap();
+    let id: i64 = store
+        .conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, APPLICATION_ID, "an older Stance database is adopted");
+}
+
+#[test]
+fn read_only_opening_changes_nothing_and_reads() {
+    let (dir, mut store) = open();
+    scan(&mut store, &[("a", Status::Fail)], &[]);
+    drop(store);
+    let path = dir.path().join("stance.db");
+    let before = checksum(&path);
+    let ro = Store::open_read_only(&path).unwrap();
+    assert_eq!(ro.scans(10).unwrap().len(), 1);
+    assert_eq!(ro.findings(&FindingFilter::default()).unwrap().len(), 1);
+    drop(ro);
+    assert_eq!(checksum(&path), before);
+    // No database yet: an empty one, and no file created.
+    let missing = dir.path().join("none/stance.db");
+    let ro = Store::open_read_only(&missing).unwrap();
+    assert!(ro.scans(10).unwrap().is_empty());
+    assert_eq!(ro.path(), missing);
+    assert!(!missing.exists() && !missing.parent().unwrap().exists());
+}
+
+#[test]
+fn findings_stream_in_the_order_they_are_listed() {
+    let (_dir, mut store) = open();
+    scan(
+        &mut store,
+        &[
+            ("a", Status::Fail),
+            ("b", Status::Pass),
+            ("c", Status::Fail),
+        ],
+        &[],
+    );
+    let filter = FindingFilter::default();
+    let listed: Vec<String> = store
+        .findings(&filter)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.fingerprint)
+        .collect();
+    let mut streamed = Vec::new();
+    store
+        .for_each_finding(&filter, |f| {
+            streamed.push(f.fingerprint);
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(streamed, listed);
+    assert_eq!(streamed.len(), 3);
+}

@@ -248,12 +248,20 @@ fn keygen_init_deterministic_build_sign_and_verify() {
             "not among the trusted keys",
         ],
     );
-    // ...then trusted per project, and per user.
+    // ...not by a key file sitting in the project directory...
     let project_keys = u.project.join(".stance/keys");
     std::fs::create_dir_all(&project_keys).unwrap();
     std::fs::copy(&public, project_keys.join("team.pub")).unwrap();
-    u.ok(&["pack", "verify", s(&a)]);
-    std::fs::remove_dir_all(&project_keys).unwrap();
+    u.refused(
+        &["pack", "verify", s(&a)],
+        &["not among the trusted keys", "stance key trust --project"],
+    );
+    // ...but once the user trusts it for the project (stance.lock names it)...
+    u.ok(&["key", "trust", "--project", ".", ".stance/keys/team.pub"]);
+    let ok = u.ok(&["pack", "verify", s(&a)]);
+    assert!(ok.contains("project key"), "{ok}");
+    // ...for as long as the lock names it; and per user.
+    std::fs::remove_file(u.project.join("stance.lock")).unwrap();
     u.refused(&["pack", "verify", s(&a)], &["not among the trusted keys"]);
     trust_for_user(&u, &public);
     u.ok(&["pack", "verify", s(&a)]);

@@ -1,11 +1,15 @@
 //! VPC Flow Logs v2 to v5 text: a header line naming the fields (or the
 //! default v2 format without one), then one space-separated record a line.
+//! Lines are held to `--max-line-mib`; a line that is too long or does not
+//! fit the fields is refused alone, and reading goes on with the next.
 
 use std::io::BufRead;
 
 use chrono::DateTime;
 
-use super::{Ctx, Event, VPC_FLOW, digest_id, read_error};
+use super::{Aborted, Ctx, Event, VPC_FLOW, digest_id};
+use crate::intake::LimitError;
+use crate::intake::lines::{Line, read_line};
 
 /// The fields of the default format (version 2), the only one AWS may
 /// deliver without naming its fields.
@@ -89,78 +93,117 @@ fn flow_value(field: &str, value: &str, out: &mut String) {
 /// VPC Flow Logs text: a header line naming the fields (custom formats,
 /// and what AWS delivers to S3), or records of the default v2 format
 /// without one; then a record a line, values separated by spaces.
-pub(super) fn read_flow(
-    buf: Box<dyn BufRead + '_>,
-    gz: bool,
-    ctx: &mut Ctx<'_>,
-) -> Result<(), String> {
+pub(super) fn read_flow(buf: &mut dyn BufRead, gz: bool, ctx: &mut Ctx<'_>) -> Result<(), String> {
     let mut fields: Option<Vec<String>> = None;
-    let mut body = String::new();
-    for (n, line) in buf.lines().enumerate() {
-        let line =
-            line.map_err(|e| read_error(gz, &e, || format!("line {}: cannot read: {e}", n + 1)))?;
-        let tokens: Vec<&str> = line.split_whitespace().collect();
-        if tokens.is_empty() {
+    let mut raw = Vec::new();
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        let line = match read_line(buf, &mut raw, ctx.limits.line_bytes) {
+            Ok(Line::End) => return Ok(()),
+            Ok(Line::Complete) => raw.as_slice(),
+            Ok(Line::TooLong { bytes }) => {
+                let limit = LimitError::Line {
+                    bytes,
+                    limit: ctx.limits.line_bytes as u64,
+                };
+                ctx.refuse(format!("line {n}: {limit}"));
+                continue;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "line {n}: {}",
+                    crate::intake::describe_read_error(&e, gz)
+                ));
+            }
+        };
+        let Ok(line) = std::str::from_utf8(line) else {
+            ctx.refuse(format!("line {n}: not UTF-8 text"));
             continue;
-        }
-        let fields = match &mut fields {
-            Some(f) => &*f,
-            None => {
-                if is_flow_header(&tokens) {
-                    fields = Some(tokens.iter().map(|t| t.to_string()).collect());
-                    continue;
-                }
-                if tokens.len() != FLOW_V2.len() {
-                    return Err(format!(
-                        "line {}: neither a VPC Flow Logs header line nor a record of the default format ({} fields): {} values",
-                        n + 1,
-                        FLOW_V2.len(),
-                        tokens.len()
-                    ));
-                }
-                fields.insert(FLOW_V2.iter().map(|t| t.to_string()).collect())
-            }
         };
-        if tokens.len() != fields.len() {
-            return Err(format!(
-                "line {}: {} values for the {} fields of the header",
-                n + 1,
-                tokens.len(),
-                fields.len()
-            ));
+        if flow_line(line, n, &mut fields, ctx).is_err() {
+            return Err("stopped".into());
         }
-        body.clear();
-        body.push('{');
-        let (mut start, mut account, mut region) = (None, "", "");
-        for (i, (field, value)) in fields.iter().zip(&tokens).enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(&serde_json::Value::from(field.as_str()).to_string());
-            body.push(':');
-            flow_value(field, value, &mut body);
-            match (field.as_str(), *value) {
-                (_, "-") => {}
-                ("start", v) => start = v.parse::<i64>().ok(),
-                ("account-id", v) => account = v,
-                ("region", v) => region = v,
-                _ => {}
-            }
-        }
-        body.push('}');
-        let time = start
-            .and_then(|s| DateTime::from_timestamp(s, 0))
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
-        let event = Event {
-            id: digest_id(&line),
-            source: VPC_FLOW.to_string(),
-            time,
-            account: account.to_string(),
-            region: region.to_string(),
-            body: body.clone(),
-        };
-        ctx.emit(event)?;
     }
-    Ok(())
+}
+
+/// One line: the header (first), or a record handed on; a line that fits
+/// neither is refused.
+fn flow_line(
+    line: &str,
+    n: u64,
+    fields: &mut Option<Vec<String>>,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), Aborted> {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    if fields.is_none() {
+        if is_flow_header(&tokens) {
+            *fields = Some(tokens.iter().map(|t| t.to_string()).collect());
+            return Ok(());
+        }
+        if tokens.len() != FLOW_V2.len() {
+            ctx.refuse(format!(
+                "line {n}: neither a VPC Flow Logs header line nor a record of the default format ({} fields): {} values",
+                FLOW_V2.len(),
+                tokens.len()
+            ));
+            return Ok(());
+        }
+        *fields = Some(FLOW_V2.iter().map(|t| t.to_string()).collect());
+    }
+    let Some(names) = fields.as_deref() else {
+        return Ok(());
+    };
+    if tokens.len() != names.len() {
+        ctx.refuse(format!(
+            "line {n}: {} values for the {} fields of the header",
+            tokens.len(),
+            names.len()
+        ));
+        return Ok(());
+    }
+    let event = flow_event(line, names, &tokens);
+    if let Err(limit) = ctx.limits.check_record(event.body.len() as u64, 1) {
+        ctx.refuse(format!("line {n}: {limit}"));
+        return Ok(());
+    }
+    ctx.emit(event)
+}
+
+/// The event of one record line: its values as JSON under the field names.
+fn flow_event(line: &str, fields: &[String], tokens: &[&str]) -> Event {
+    let mut body = String::with_capacity(line.len() * 2);
+    body.push('{');
+    let (mut start, mut account, mut region) = (None, "", "");
+    for (i, (field, value)) in fields.iter().zip(tokens).enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&serde_json::Value::from(field.as_str()).to_string());
+        body.push(':');
+        flow_value(field, value, &mut body);
+        match (field.as_str(), *value) {
+            (_, "-") => {}
+            ("start", v) => start = v.parse::<i64>().ok(),
+            ("account-id", v) => account = v,
+            ("region", v) => region = v,
+            _ => {}
+        }
+    }
+    body.push('}');
+    let time = start
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    Event {
+        id: digest_id(line),
+        source: VPC_FLOW.to_string(),
+        time,
+        account: account.to_string(),
+        region: region.to_string(),
+        body,
+    }
 }

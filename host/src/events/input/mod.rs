@@ -12,16 +12,31 @@
 //!   files, directories (recursively, in name order), `s3://bucket/prefix`
 //!   (in key order) or stdin (`-`).
 //!
-//! JSON records are deserialized one at a time as raw JSON (the body is kept
-//! as written); only the few fields that make the event record are parsed.
+//! Every input is read through `intake`: gzip undone with its decompressed
+//! size capped, JSON split into records by a scanner that holds at most one
+//! record of `--max-record-mib`, lines held to `--max-line-mib`. Each record
+//! is checked against the limits plugins can take (size, nesting depth)
+//! before it is batched. A record that is refused (too large, too deep, a
+//! field of the wrong type) is reported with its place (record index, line
+//! and column; or line) and costs only itself: reading goes on with the
+//! next. Only a broken structure (a truncated file, a syntax error between
+//! records) ends the reading of a file, after the records before it.
+//!
+//! The body of a JSON record is kept as written; only the few fields that
+//! make the event record are parsed. Directories are walked by
+//! `intake::walk`: links to directories are not followed, and a file is read
+//! once however many inputs or names lead to it.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::intake::json::{BEGIN_ARRAY, BEGIN_OBJECT};
+use crate::intake::{self, InputLimits, walk};
 use crate::model::Event;
 
 mod cloudtrail;
@@ -104,8 +119,9 @@ pub fn parse_time_bound(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, St
     ))
 }
 
-/// A file (or stdin) that could not be read in full. The events read before
-/// the problem were used; the run records the error.
+/// A file (or stdin) that could not be read in full, or a record of it that
+/// was refused. The events read before (and, for a record, after) the
+/// problem were used; the run records the error.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InputError {
     /// The input: a file path, `-` for stdin, or an `s3://` object or prefix.
@@ -129,9 +145,17 @@ pub struct InputStats {
     pub events: usize,
     /// Events left out by `--since`/`--until` (or without a readable time when a range is set).
     pub out_of_range: usize,
-    /// Inputs that could not be read in full, in reading order.
+    /// Records (or lines) refused: too large, too deep, or not readable as
+    /// the record they should be. Each costs only itself.
+    pub refused: usize,
+    /// Inputs that could not be read in full, and refused records (the
+    /// first [`REPORTED_PER_INPUT`] of each input), in reading order.
     pub errors: Vec<InputError>,
 }
+
+/// Refused records reported one by one per input; the rest are counted in
+/// one more error.
+pub const REPORTED_PER_INPUT: usize = 10;
 
 /// The inputs of one run, checked before anything is read.
 #[derive(Debug, Clone)]
@@ -173,22 +197,36 @@ fn is_log_file(name: &str, format: LogFormat) -> bool {
     }
 }
 
-fn walk(dir: &Path, format: LogFormat, out: &mut Vec<PathBuf>) -> io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<io::Result<_>>()?;
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, format, out)?;
-        } else if path
-            .file_name()
+/// The log files under `dir`, in name order, each once across `seen`
+/// (`intake::walk`: links to directories are not followed).
+fn walk_logs(
+    dir: &Path,
+    format: LogFormat,
+    seen: &mut HashSet<walk::FileId>,
+) -> io::Result<Vec<PathBuf>> {
+    let want = |p: &Path| {
+        p.file_name()
             .is_some_and(|n| is_log_file(&n.to_string_lossy(), format))
-        {
-            out.push(path);
-        }
+    };
+    let filter = walk::Filter {
+        enter: &|_| true,
+        want: &want,
+    };
+    let walked = walk::walk(dir, &filter, seen)?;
+    for link in &walked.links_not_followed {
+        tracing::warn!(
+            "{}: a link to a directory, not followed (give it as an --input of its own to read it)",
+            link.display()
+        );
     }
-    Ok(())
+    if walked.repeated > 0 {
+        tracing::info!(
+            "{}: {} file(s) already read under another name, read once",
+            dir.display(),
+            walked.repeated
+        );
+    }
+    Ok(walked.files)
 }
 
 impl Inputs {
@@ -201,8 +239,10 @@ impl Inputs {
     /// Resolve `--input` values: `-` (stdin), files, directories,
     /// `s3://bucket/prefix`. Unsupported schemes and missing paths are errors
     /// before anything runs (S3 prefixes are listed when read).
+    /// A file is read once, however many inputs or names lead to it.
     pub fn resolve(specs: &[String], format: LogFormat) -> Result<Inputs, String> {
         let mut items = Vec::new();
+        let mut seen = HashSet::new();
         for spec in specs {
             if spec == "-" {
                 items.push(Item::Stdin);
@@ -231,11 +271,16 @@ impl Inputs {
             }
             let path = PathBuf::from(spec);
             if path.is_dir() {
-                let mut files = Vec::new();
-                walk(&path, format, &mut files).map_err(|e| format!("{spec}: cannot read: {e}"))?;
+                let files = walk_logs(&path, format, &mut seen)
+                    .map_err(|e| format!("{spec}: cannot read: {e}"))?;
                 items.extend(files.into_iter().map(Item::File));
             } else if path.is_file() {
-                items.push(Item::File(path));
+                let id = walk::file_id(&path).map_err(|e| format!("{spec}: cannot read: {e}"))?;
+                if seen.insert(id) {
+                    items.push(Item::File(path));
+                } else {
+                    tracing::info!("{spec}: already read under another name, read once");
+                }
             } else {
                 return Err(format!("{spec}: no such file or directory"));
             }
@@ -252,12 +297,14 @@ impl Inputs {
         self.items.len()
     }
 
-    /// Read every input in order, handing each event in `range` to `sink`.
-    /// A file that cannot be read in full is recorded and skipped; an error
-    /// of the sink stops everything and is returned.
+    /// Read every input in order, handing each event in `range` to `sink`,
+    /// each input held to `limits`. A refused record is recorded and
+    /// skipped; a file that cannot be read in full is recorded and read no
+    /// further; an error of the sink stops everything and is returned.
     pub fn read(
         &self,
         range: TimeRange,
+        limits: &InputLimits,
         sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
     ) -> anyhow::Result<InputStats> {
         let mut stats = InputStats::default();
@@ -269,12 +316,12 @@ impl Inputs {
                     std::fs::File::open(p).map(|f| Box::new(f) as Box<dyn Read>),
                 ),
                 Item::S3 { bucket, prefix } => {
-                    self.read_s3(bucket, prefix, range, sink, &mut stats)?;
+                    self.read_s3(bucket, prefix, (range, limits), sink, &mut stats)?;
                     continue;
                 }
             };
             let reader = reader.map_err(|e| format!("cannot open: {e}"));
-            self.read_one(name, reader, range, sink, &mut stats)?;
+            self.read_one(name, reader, (range, limits), sink, &mut stats)?;
         }
         Ok(stats)
     }
@@ -284,7 +331,7 @@ impl Inputs {
         &self,
         name: String,
         reader: Result<Box<dyn Read + '_>, String>,
-        range: TimeRange,
+        (range, limits): (TimeRange, &InputLimits),
         sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
         stats: &mut InputStats,
     ) -> anyhow::Result<()> {
@@ -299,19 +346,20 @@ impl Inputs {
                 return Ok(());
             }
         };
-        let mut ctx = Ctx {
-            range,
-            format: self.format,
-            sink,
-            abort: None,
-            events: 0,
-            out_of_range: 0,
-        };
+        let mut ctx = Ctx::new(range, self.format, *limits, sink);
         let result = read_stream(reader, &mut ctx);
         stats.events += ctx.events;
         stats.out_of_range += ctx.out_of_range;
+        stats.refused += ctx.refused;
         if let Some(e) = ctx.abort {
             return Err(e);
+        }
+        for message in ctx.refusals() {
+            tracing::warn!("{name}: {message}");
+            stats.errors.push(InputError {
+                input: name.clone(),
+                message,
+            });
         }
         if let Err(message) = result {
             tracing::warn!("{name}: {message}");
@@ -328,7 +376,7 @@ impl Inputs {
         &self,
         _bucket: &str,
         _prefix: &str,
-        _range: TimeRange,
+        _how: (TimeRange, &InputLimits),
         _sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
         _stats: &mut InputStats,
     ) -> anyhow::Result<()> {
@@ -336,14 +384,25 @@ impl Inputs {
     }
 }
 
+/// The reading of one input: where events go, what was counted, what was
+/// refused.
 struct Ctx<'s> {
     range: TimeRange,
     format: LogFormat,
+    limits: InputLimits,
     sink: &'s mut dyn FnMut(Event) -> anyhow::Result<()>,
     abort: Option<anyhow::Error>,
     events: usize,
     out_of_range: usize,
+    /// Records refused in this input.
+    refused: usize,
+    /// The first [`REPORTED_PER_INPUT`] of them, with their place.
+    reported: Vec<String>,
 }
+
+/// The sink stopped the run (its error is in `Ctx::abort`).
+#[derive(Debug)]
+struct Aborted;
 
 /// A digest of a record without an id of its own.
 fn digest_id(body: &str) -> String {
@@ -353,9 +412,28 @@ fn digest_id(body: &str) -> String {
     )
 }
 
-impl Ctx<'_> {
+impl<'s> Ctx<'s> {
+    fn new(
+        range: TimeRange,
+        format: LogFormat,
+        limits: InputLimits,
+        sink: &'s mut dyn FnMut(Event) -> anyhow::Result<()>,
+    ) -> Ctx<'s> {
+        Ctx {
+            range,
+            format,
+            limits,
+            sink,
+            abort: None,
+            events: 0,
+            out_of_range: 0,
+            refused: 0,
+            reported: Vec::new(),
+        }
+    }
+
     /// Hand on an event inside the time range.
-    fn emit(&mut self, event: Event) -> Result<(), String> {
+    fn emit(&mut self, event: Event) -> Result<(), Aborted> {
         if !self.range.keeps(&event.time) {
             self.out_of_range += 1;
             return Ok(());
@@ -363,78 +441,83 @@ impl Ctx<'_> {
         self.events += 1;
         if let Err(e) = (self.sink)(event) {
             self.abort = Some(e);
-            return Err("stopped".into());
+            return Err(Aborted);
         }
         Ok(())
     }
+
+    /// Refuse one record: `why` names its place and the reason.
+    fn refuse(&mut self, why: String) {
+        self.refused += 1;
+        if self.reported.len() < REPORTED_PER_INPUT {
+            self.reported.push(why);
+        }
+    }
+
+    /// The refusals to report: those kept, then how many more there were.
+    fn refusals(&mut self) -> Vec<String> {
+        let mut out = std::mem::take(&mut self.reported);
+        if self.refused > out.len() {
+            out.push(format!(
+                "{} more record(s) refused (only the first {REPORTED_PER_INPUT} are listed)",
+                self.refused - out.len()
+            ));
+        }
+        out
+    }
 }
 
-const ABORTED: &str = "\u{0}stance: sink aborted";
-
-/// Detects gzip, then reads VPC Flow Logs text (by `--log-format`, or in
-/// `auto` when the stream does not start with JSON) or every top-level JSON
-/// value of the stream.
 /// The events of an in-memory log (test cases, small inputs), read exactly
-/// as a file of the same content would be.
+/// as a file of the same content would be, with the default limits. A
+/// refused record is an error here.
 pub fn read_bytes(bytes: &[u8], format: LogFormat) -> Result<Vec<Event>, String> {
     let mut events = Vec::new();
     let mut sink = |e: Event| -> anyhow::Result<()> {
         events.push(e);
         Ok(())
     };
-    let mut ctx = Ctx {
-        range: TimeRange::default(),
+    let mut ctx = Ctx::new(
+        TimeRange::default(),
         format,
-        sink: &mut sink,
-        abort: None,
-        events: 0,
-        out_of_range: 0,
-    };
-    read_stream(Box::new(io::Cursor::new(bytes.to_vec())), &mut ctx)?;
+        InputLimits::default(),
+        &mut sink,
+    );
+    let result = read_stream(Box::new(io::Cursor::new(bytes.to_vec())), &mut ctx);
     if let Some(e) = ctx.abort {
         return Err(format!("{e:#}"));
     }
+    result?;
+    if let Some(first) = ctx.refusals().into_iter().next() {
+        return Err(first);
+    }
+    drop(ctx);
     Ok(events)
 }
 
+/// Open the stream (gzip undone, capped), then read VPC Flow Logs text (by
+/// `--log-format`, or in `auto` when the stream does not start with JSON)
+/// or every top-level JSON value of it.
 fn read_stream(reader: Box<dyn Read + '_>, ctx: &mut Ctx<'_>) -> Result<(), String> {
-    let mut buf = BufReader::with_capacity(256 << 10, reader);
-    let head = buf.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
-    let gz = head.starts_with(&[0x1f, 0x8b]);
-    let mut buf: Box<dyn BufRead + '_> = if gz {
-        Box::new(BufReader::with_capacity(
-            256 << 10,
-            flate2::bufread::MultiGzDecoder::new(buf),
-        ))
-    } else {
-        Box::new(buf)
-    };
+    let mut stream =
+        intake::open(reader, &ctx.limits).map_err(|e| intake::describe_read_error(&e, false))?;
+    let gzip = stream.gzip;
     let flow = match ctx.format {
         LogFormat::VpcFlow => true,
         LogFormat::Cloudtrail | LogFormat::Guardduty => false,
         LogFormat::Auto => {
-            let head = buf
+            let head = stream
+                .reader
                 .fill_buf()
-                .map_err(|e| read_error(gz, &e, || format!("cannot read: {e}")))?;
+                .map_err(|e| intake::describe_read_error(&e, gzip))?;
             head.iter()
                 .find(|b| !b.is_ascii_whitespace())
-                .is_some_and(|&b| b != b'{' && b != b'[')
+                .is_some_and(|&b| b != BEGIN_OBJECT && b != BEGIN_ARRAY)
         }
     };
     if flow {
-        return flow::read_flow(buf, gz, ctx);
+        return flow::read_flow(&mut *stream.reader, gzip, ctx);
     }
-    cloudtrail::read_json(buf, gz, ctx)
-}
-
-/// A read error of a stream: the gzip layer's when the stream is gzipped,
-/// else `plain`.
-fn read_error(gz: bool, e: impl fmt::Display, plain: impl FnOnce() -> String) -> String {
-    if gz {
-        format!("gzip stream is corrupt or truncated: {e}")
-    } else {
-        plain()
-    }
+    cloudtrail::read_json(&mut *stream.reader, gzip, ctx)
 }
 
 #[cfg(test)]

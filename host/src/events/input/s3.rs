@@ -5,6 +5,7 @@
 use std::io::{self, Read};
 
 use super::{Event, InputError, InputStats, Inputs, TimeRange, is_log_file};
+use crate::intake::InputLimits;
 
 impl Inputs {
     /// Every log object under `s3://bucket/prefix`, in key order, one at a
@@ -13,7 +14,7 @@ impl Inputs {
         &self,
         bucket: &str,
         prefix: &str,
-        range: TimeRange,
+        how: (TimeRange, &InputLimits),
         sink: &mut dyn FnMut(Event) -> anyhow::Result<()>,
         stats: &mut InputStats,
     ) -> anyhow::Result<()> {
@@ -63,7 +64,7 @@ impl Inputs {
                         pos: 0,
                     }) as Box<dyn Read + '_>
                 });
-                self.read_one(name, reader, range, sink, stats)?;
+                self.read_one(name, reader, how, sink, stats)?;
             }
             match page.next {
                 Some(next) => token = Some(next),

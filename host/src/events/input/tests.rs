@@ -4,21 +4,22 @@
 use super::*;
 
 fn read_all(text: &[u8]) -> (Vec<Event>, Result<(), String>) {
+    let (events, result, _) = read_limited(text, InputLimits::default());
+    (events, result)
+}
+
+/// Read `text` held to `limits`: the events, the stream's result, the refusals.
+fn read_limited(text: &[u8], limits: InputLimits) -> (Vec<Event>, Result<(), String>, Vec<String>) {
     let mut events = Vec::new();
     let mut sink = |e: Event| -> anyhow::Result<()> {
         events.push(e);
         Ok(())
     };
-    let mut ctx = Ctx {
-        range: TimeRange::default(),
-        format: LogFormat::Auto,
-        sink: &mut sink,
-        abort: None,
-        events: 0,
-        out_of_range: 0,
-    };
+    let mut ctx = Ctx::new(TimeRange::default(), LogFormat::Auto, limits, &mut sink);
     let r = read_stream(Box::new(io::Cursor::new(text.to_vec())), &mut ctx);
-    (events, r)
+    let refused = ctx.refusals();
+    drop(ctx);
+    (events, r, refused)
 }
 
 const REC: &str = r#"{"eventID":"e1","eventTime":"2024-01-01T00:00:00Z","recipientAccountId":"111","awsRegion":"eu-west-1","eventName":"StopLogging"}"#;
@@ -66,11 +67,17 @@ fn flow_records_become_json_with_numbers_and_nulls() {
     );
     assert!(ev[1].body.contains(r#""srcaddr":null"#));
     assert_eq!(ev[1].region, "");
-    // The default format needs no header; a short line is an error.
-    let v2 = "2 111 eni-1 10.0.0.1 10.0.0.2 1 22 6 1 40 1714557600 1714557660 ACCEPT OK\n2 111\n";
-    let (ev, r) = read_all(v2.as_bytes());
-    assert_eq!(ev.len(), 1);
-    assert!(r.unwrap_err().contains("line 2"));
+    // The default format needs no header; a short line is refused alone.
+    let v2 = "2 111 eni-1 10.0.0.1 10.0.0.2 1 22 6 1 40 1714557600 1714557660 ACCEPT OK\n2 111\n\
+              2 111 eni-1 10.0.0.1 10.0.0.2 1 22 6 1 40 1714557600 1714557660 ACCEPT OK\n";
+    let (ev, r, refused) = read_limited(v2.as_bytes(), InputLimits::default());
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(ev.len(), 2);
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].starts_with("line 2: 2 values for the 14 fields"),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -117,4 +124,126 @@ fn time_bounds_parse() {
         "2024-01-02T00:00:00+00:00"
     );
     assert!(parse_time_bound("yesterday", now).is_err());
+}
+
+#[test]
+fn a_wrong_typed_record_is_refused_alone_naming_its_field() {
+    let bad = REC.replace(r#""2024-01-01T00:00:00Z""#, "1714564800");
+    for text in [
+        format!(r#"{{"Records":[{REC},{bad},{REC}]}}"#),
+        format!("{REC}\n{bad}\n{REC}\n"),
+    ] {
+        let (ev, r, refused) = read_limited(text.as_bytes(), InputLimits::default());
+        assert!(r.is_ok(), "{r:?}");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].starts_with("record 2 (line "), "{}", refused[0]);
+        assert!(
+            refused[0].contains("eventTime: invalid type: integer `1714564800`, expected a string; it must be an RFC 3339 time string"),
+            "{}",
+            refused[0]
+        );
+    }
+    // Not an object, not JSON inside a well-formed structure: refused alone.
+    let (ev, r, refused) = read_limited(
+        format!(r#"[{REC}, 5, {{"eventID": tru}}, {REC}]"#).as_bytes(),
+        InputLimits::default(),
+    );
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(ev.len(), 2);
+    assert!(
+        refused[0].starts_with("record 2 (line 1 column "),
+        "{refused:?}"
+    );
+    assert!(refused[0].ends_with("not a JSON object"), "{refused:?}");
+    assert!(
+        refused[1].starts_with("record 3 (line 1 column "),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn records_past_the_limits_are_refused_alone() {
+    let limits = InputLimits {
+        record_bytes: 300,
+        depth: 4,
+        ..InputLimits::DEFAULT
+    };
+    let deep = format!(
+        r#"{{"eventID":"d","x":{}{}}}"#,
+        "[".repeat(4),
+        "]".repeat(4)
+    );
+    let big = format!(r#"{{"eventID":"b","x":"{}"}}"#, "y".repeat(400));
+    let wrapped = format!(
+        r#"{{"Events":[{{"CloudTrailEvent":{}}}],"NextToken":"t"}}"#,
+        serde_json::to_string(&format!(
+            r#"{{"eventID":"w","x":{}{}}}"#,
+            "[".repeat(9),
+            "]".repeat(9)
+        ))
+        .unwrap()
+    );
+    let text = format!("{REC}\n{deep}\n{big}\n{wrapped}\n{REC}\n");
+    let (ev, r, refused) = read_limited(text.as_bytes(), limits);
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(ev.len(), 2);
+    assert_eq!(
+        refused,
+        [
+            "record 2 (line 2 column 1): 5 levels deep, the limit is 4 (--max-record-depth)",
+            "record 3 (line 3 column 1): 422 bytes long, the limit is 300 bytes (--max-record-mib)",
+            "record 4 (line 4 column 12): CloudTrailEvent: 10 levels deep, the limit is 4 (--max-record-depth)",
+        ]
+    );
+}
+
+#[test]
+fn many_refusals_are_listed_up_to_a_cap() {
+    let text = "{}\n".repeat(3) + &"5\n".repeat(REPORTED_PER_INPUT + 5);
+    let (_, r, refused) = read_limited(text.as_bytes(), InputLimits::default());
+    assert!(r.is_err(), "a top-level number is not a record");
+    let text = format!("[{}]", vec!["5"; REPORTED_PER_INPUT + 5].join(","));
+    let (_, r, refused2) = read_limited(text.as_bytes(), InputLimits::default());
+    assert!(r.is_ok(), "{r:?}");
+    assert!(refused.is_empty());
+    assert_eq!(refused2.len(), REPORTED_PER_INPUT + 1);
+    assert_eq!(
+        refused2[REPORTED_PER_INPUT],
+        format!("5 more record(s) refused (only the first {REPORTED_PER_INPUT} are listed)")
+    );
+}
+
+#[test]
+fn flow_lines_past_the_limit_are_skipped_not_held() {
+    let limits = InputLimits {
+        line_bytes: 100,
+        ..InputLimits::DEFAULT
+    };
+    let good = "2 111 eni-1 10.0.0.1 10.0.0.2 1 22 6 1 40 1714557600 1714557660 ACCEPT OK";
+    let text = format!("{good}\n{}\n{good}\n", "x".repeat(1000));
+    let (ev, r, refused) = read_limited(text.as_bytes(), limits);
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(ev.len(), 2);
+    assert_eq!(
+        refused,
+        ["line 2: a line 1000 bytes long, the limit is 100 bytes (--max-line-mib)"]
+    );
+}
+
+#[test]
+fn a_gzip_stream_stops_at_its_decompressed_limit() {
+    let limits = InputLimits {
+        decompressed_bytes: 4096,
+        ..InputLimits::DEFAULT
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let text = format!("{REC}\n{}{REC}\n", " ".repeat(10_000));
+    std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+    let (ev, r, _) = read_limited(&gz.finish().unwrap(), limits);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        r.unwrap_err(),
+        "the content decompresses to more than 4 KiB (--max-decompressed-gib); the rest was not read"
+    );
 }

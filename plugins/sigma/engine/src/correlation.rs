@@ -84,10 +84,23 @@ pub struct Window {
 }
 
 impl Window {
-    /// Adds an entry in time order (after entries of the same time).
-    pub fn insert(&mut self, e: Entry) {
-        let at = self.entries.partition_point(|x| x.t <= e.t);
-        self.entries.insert(at, e);
+    /// Adds an entry in time order (after entries of the same time), unless
+    /// the window already holds it: the same events for the same rule (one
+    /// event read twice, or delivered twice as CloudTrail may) count once.
+    /// Returns whether it was added.
+    pub fn insert(&mut self, e: Entry) -> bool {
+        // An entry's events share its time, so a repeat sits among the
+        // entries of that time.
+        let from = self.entries.partition_point(|x| x.t < e.t);
+        let to = self.entries.partition_point(|x| x.t <= e.t);
+        if self.entries[from..to]
+            .iter()
+            .any(|x| x.r == e.r && x.ids == e.ids)
+        {
+            return false;
+        }
+        self.entries.insert(to, e);
+        true
     }
 
     /// The time of the oldest entry.
@@ -349,5 +362,80 @@ impl<'s> Session<'s> {
             }
         }
         self.issues
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Engine, EngineConfig, Event};
+
+    fn entry(t: i64, r: usize, id: &str) -> Entry {
+        Entry {
+            t,
+            r,
+            ids: vec![id.to_string()],
+            v: None,
+        }
+    }
+
+    #[test]
+    fn a_window_counts_an_event_once() {
+        let mut w = Window::default();
+        assert!(w.insert(entry(10, 0, "a")));
+        assert!(w.insert(entry(20, 0, "b")));
+        assert!(!w.insert(entry(10, 0, "a")), "the same event again");
+        assert!(
+            w.insert(entry(10, 1, "a")),
+            "the same event for another rule"
+        );
+        assert!(
+            w.insert(entry(10, 0, "c")),
+            "another event at the same time"
+        );
+        let ids: Vec<(i64, usize, &str)> = w
+            .entries
+            .iter()
+            .map(|e| (e.t, e.r, e.ids[0].as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [(10, 0, "a"), (10, 1, "a"), (10, 0, "c"), (20, 0, "b")]
+        );
+    }
+
+    #[test]
+    fn one_event_read_twice_never_makes_a_brute_force() {
+        let failed = "title: Failed\nid: failed\nname: failed_login\nlogsource: {product: aws, service: cloudtrail}\nlevel: low\ndetection:\n  s:\n    eventName: ConsoleLogin\n  condition: s\n";
+        let brute = "title: Brute force\nid: brute\ncorrelation:\n  type: event_count\n  rules: [failed_login]\n  group-by: [sourceIPAddress]\n  timespan: 10m\n  condition: {gte: 3}\nlevel: high\n";
+        let (engine, errors) = Engine::load(
+            &[("failed.yml", failed), ("brute.yml", brute)],
+            EngineConfig::default(),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let login = |id: &str, t: &str| {
+            Event::new(
+                id,
+                "aws_cloudtrail",
+                t,
+                serde_json::json!({"eventName": "ConsoleLogin", "sourceIPAddress": "203.0.113.9"}),
+            )
+        };
+        let two = [
+            login("e1", "2024-05-05T22:00:00Z"),
+            login("e2", "2024-05-05T22:01:00Z"),
+        ];
+        let mut st = MemoryStore::default();
+        // The same two events in one batch three times, then again in a second batch.
+        let thrice: Vec<Event> = two.iter().cycle().take(6).cloned().collect();
+        let m = engine.evaluate(&thrice, &mut st);
+        assert!(m.iter().all(|m| m.rule_id != "brute"), "{m:?}");
+        let m = engine.evaluate(&two, &mut st);
+        assert!(m.iter().all(|m| m.rule_id != "brute"), "{m:?}");
+        // A third event does make one, naming each event once.
+        let m = engine.evaluate(&[login("e3", "2024-05-05T22:02:00Z")], &mut st);
+        let brute: Vec<_> = m.iter().filter(|m| m.rule_id == "brute").collect();
+        assert_eq!(brute.len(), 1, "{m:?}");
+        assert_eq!(brute[0].event_ids, ["e1", "e2", "e3"]);
     }
 }

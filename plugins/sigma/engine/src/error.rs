@@ -1,5 +1,6 @@
 //! The engine's errors: load-time errors, each naming the rule file, the
-//! document within it, the rule's title when known, and the field at fault;
+//! document within it and its line, the rule's title when known, and the
+//! field at fault;
 //! and the issues met while evaluating, which never stop a batch.
 //!
 //! Only the types live here; the modules that read rules and run batches
@@ -14,6 +15,9 @@ pub struct LoadError {
     pub file: String,
     /// 1-based index of the YAML document within the source.
     pub document: usize,
+    /// 1-based line of the source: where the YAML syntax error is, or
+    /// where the document's content starts (0 when unknown).
+    pub line: usize,
     /// The rule's title, when the document had one.
     pub title: Option<String>,
     /// The field at fault, as a dotted path (`detection.selection.eventName|contains`).
@@ -25,6 +29,9 @@ pub struct LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+        }
         if self.document > 1 {
             write!(f, " (document {})", self.document)?;
         }

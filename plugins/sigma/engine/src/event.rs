@@ -9,6 +9,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::error::RuleError;
+
 /// One log record to evaluate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -49,6 +51,12 @@ impl Event {
     }
 }
 
+/// A field's path may have at most this many dotted segments. Events nest
+/// at most 128 levels (serde_json's limit), so a longer path never matches;
+/// and matching a path costs time that grows with the square of its length
+/// (flat keys with dots are tried prefix by prefix).
+pub const MAX_PATH_SEGMENTS: usize = 128;
+
 /// A field name in a rule, with its default path (split on `.`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {
@@ -66,6 +74,23 @@ impl Field {
             path: split_path(name),
         }
     }
+
+    /// A field named in a rule: refused when its path is longer than
+    /// `MAX_PATH_SEGMENTS`.
+    pub fn checked(name: &str) -> Result<Field, RuleError> {
+        check_path(name)?;
+        Ok(Field::new(name))
+    }
+}
+
+/// Refuses a field name whose path is longer than `MAX_PATH_SEGMENTS`.
+pub fn check_path(name: &str) -> Result<(), RuleError> {
+    if name.split('.').nth(MAX_PATH_SEGMENTS).is_some() {
+        return Err(RuleError::new(format!(
+            "a field path has more than {MAX_PATH_SEGMENTS} dotted segments; no event nests that deep"
+        )));
+    }
+    Ok(())
 }
 
 /// A dotted name as path segments (`a.b` → `["a", "b"]`).
@@ -79,7 +104,14 @@ pub type FieldMap = HashMap<String, Vec<Vec<String>>>;
 /// Appends to `out` every value found at `path` under `v`. Arrays on the way
 /// fan out (every element is searched); a key that itself contains dots
 /// (`"a.b": 1`) is found too.
+///
+/// A path longer than `MAX_PATH_SEGMENTS` (from a field mapping, say;
+/// rules are refused such paths at load) finds nothing, so the recursion,
+/// one level per segment and per nested array, stays bounded.
 pub fn lookup_path<'a>(v: &'a Value, path: &[String], out: &mut Vec<&'a Value>) {
+    if path.len() > MAX_PATH_SEGMENTS {
+        return;
+    }
     let Some((head, rest)) = path.split_first() else {
         out.push(v);
         return;

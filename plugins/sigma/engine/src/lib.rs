@@ -32,6 +32,7 @@ mod event;
 mod modifiers;
 mod pattern;
 mod rule;
+mod stream;
 
 pub use correlation::{MemoryStore, StateStore};
 pub use engine::{

@@ -12,6 +12,7 @@ use serde_norway::Value as Yaml;
 
 use crate::detection::{Detection, key_text, untag};
 use crate::error::{LoadError, RuleError};
+use crate::event::check_path;
 use crate::modifiers::{CmpOp, Placeholders};
 
 /// Severity of a rule, from `level`.
@@ -229,6 +230,8 @@ pub struct Doc {
     pub source: String,
     /// 1-based index of the YAML document within the source.
     pub document: usize,
+    /// 1-based line of the source where the document's content starts.
+    pub line: usize,
     /// The rule's metadata.
     pub meta: RuleMeta,
     /// The rule's logic.
@@ -351,6 +354,17 @@ fn read_correlation(
     let fields = string_list(map, "field")?;
     let (condition, fields) = read_condition(map, fields)?;
     check_condition(kind, &kind_text, &condition, &fields)?;
+    let aliases = read_aliases(map)?;
+    for (key, names) in [("group-by", &group_by), ("field", &fields)] {
+        for name in names {
+            check_path(name).map_err(|e| e.within(key))?;
+        }
+    }
+    for (alias, per_rule) in &aliases {
+        for name in per_rule.values() {
+            check_path(name).map_err(|e| e.within(&format!("aliases.{alias}")))?;
+        }
+    }
     Ok(CorrelationSpec {
         kind,
         rules,
@@ -359,7 +373,7 @@ fn read_correlation(
         timespan,
         condition,
         fields,
-        aliases: read_aliases(map)?,
+        aliases,
         generate: read_generate(map, top)?,
     })
 }
@@ -559,7 +573,9 @@ fn read_doc(
     )))
 }
 
-/// Reads every document of one rule source.
+/// Reads every document of one rule source. Each document is parsed on its
+/// own (`stream`), so a YAML error costs that document alone; every
+/// document that does not become a rule is reported with its number and line.
 pub fn read_source(
     source: &str,
     text: &str,
@@ -568,28 +584,28 @@ pub fn read_source(
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     let mut actions = Actions::default();
-    for (i, de) in serde_norway::Deserializer::from_str(text).enumerate() {
+    for (i, chunk) in crate::stream::documents(text).into_iter().enumerate() {
         let document = i + 1;
-        let err = |title: Option<String>, e: RuleError| LoadError {
+        let err = |line: usize, title: Option<String>, e: RuleError| LoadError {
             file: source.to_string(),
             document,
+            line,
             title,
             field: e.field,
             message: e.message,
         };
-        let value = match Yaml::deserialize(de) {
+        let value = match parse_document(&chunk) {
             Ok(v) => v,
-            Err(e) => {
-                errors.push(err(None, RuleError::new(format!("invalid YAML: {e}"))));
-                // The YAML stream cannot be resumed after a syntax error.
-                break;
+            Err((line, e)) => {
+                errors.push(err(line, None, e));
+                continue;
             }
         };
         let value = match actions.apply(value) {
             Ok(Some(v)) => v,
             Ok(None) => continue,
             Err(e) => {
-                errors.push(err(None, e));
+                errors.push(err(chunk.content_line, None, e));
                 continue;
             }
         };
@@ -597,14 +613,49 @@ pub fn read_source(
             Ok((meta, kind)) => docs.push(Doc {
                 source: source.to_string(),
                 document,
+                line: chunk.content_line,
                 meta,
                 kind,
             }),
-            Err((title, e)) => errors.push(err(title, e)),
+            Err((title, e)) => errors.push(err(chunk.content_line, title, e)),
         }
         actions.previous = Some(value);
     }
     (docs, errors)
+}
+
+/// One document's YAML (nesting at most serde_norway's 128 levels); an
+/// error carries the line of the stream where it is.
+fn parse_document(chunk: &crate::stream::Chunk<'_>) -> Result<Yaml, (usize, RuleError)> {
+    let mut values = serde_norway::Deserializer::from_str(chunk.text);
+    let Some(de) = values.next() else {
+        return Ok(Yaml::Null);
+    };
+    let value = Yaml::deserialize(de).map_err(|e| {
+        // An error at the end of the text is placed on its last line.
+        let last_line = chunk.first_line + chunk.text.trim_end_matches('\n').matches('\n').count();
+        let (line, column) = e
+            .location()
+            .map(|l| (chunk.first_line + l.line().saturating_sub(1), l.column()))
+            .map(|(line, column)| (line.min(last_line), column))
+            .unwrap_or((chunk.content_line, 0));
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        let at = if column > 0 {
+            format!(" at column {column}")
+        } else {
+            String::new()
+        };
+        (line, RuleError::new(format!("invalid YAML{at}: {message}")))
+    })?;
+    if values.next().is_some() {
+        // The split found one document; a parser that finds two is told so.
+        return Err((
+            chunk.content_line,
+            RuleError::new("invalid YAML: a document marker the stream split missed"),
+        ));
+    }
+    Ok(value)
 }
 
 /// What the `action` of earlier documents left for the next ones.

@@ -20,7 +20,8 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 pub use error::{LoadError, LoadErrors, SyntaxError};
-pub use eval::{Evidence, MAX_EVIDENCE, deep_eq};
+pub use eval::{Evidence, MAX_EVAL_STEPS, MAX_EVIDENCE, deep_eq};
+pub use parser::MAX_DEPTH as MAX_EXPRESSION_DEPTH;
 pub use policy::Policy;
 pub use stance_model::{ComplianceRef, Remediation, Severity, SourceFile, Status, type_matches};
 
@@ -176,17 +177,15 @@ impl PolicySet {
 
 /// One policy on one asset.
 fn evaluate_one<'p>(policy: &'p Policy, scope: &Scope<'_>, asset: &AssetInput<'_>) -> Outcome<'p> {
-    // Evaluate fast without evidence; trace again only when the result needs explaining.
+    // Evaluate fast without evidence; trace again only when the result needs
+    // explaining (not when the step budget ran out: it would again).
     let quick = Evaluator::new(scope, &policy.expression, false).check(&policy.expr);
-    if let Ok((true, _)) = quick {
-        return Outcome {
-            policy,
-            status: Status::Pass,
-            message: String::new(),
-            evidence: Vec::new(),
-        };
-    }
-    match Evaluator::new(scope, &policy.expression, true).check(&policy.expr) {
+    let result = match quick {
+        Ok((true, _)) => quick,
+        Err(e) if e.exhausted => Err(e),
+        _ => Evaluator::new(scope, &policy.expression, true).check(&policy.expr),
+    };
+    match result {
         Ok((true, _)) => Outcome {
             policy,
             status: Status::Pass,

@@ -15,18 +15,18 @@ pub fn body_paths(expr: &Expr) -> Vec<String> {
     let mut out = BTreeSet::new();
     let mut scopes: Vec<(String, Option<String>)> = Vec::new();
     walk(expr, &mut scopes, &mut out);
-    // Keep only the longest paths: `a.b` makes `a` redundant.
-    let all: Vec<String> = out.into_iter().collect();
-    all.iter()
-        .filter(|p| {
-            !all.iter().any(|q| {
-                q.len() > p.len()
-                    && q.starts_with(p.as_str())
-                    && matches!(q.as_bytes()[p.len()], b'.' | b'[')
-            })
+    // Keep only the longest paths: `a.b` (or `a[]`) makes `a` redundant.
+    // The paths that extend `p` sort right after `p.` and `p[`, so one
+    // ordered lookup each decides (no quadratic scan of a long `or` chain).
+    let extended = |p: &String| {
+        [".", "["].iter().any(|sep| {
+            let prefix = format!("{p}{sep}");
+            out.range(prefix.clone()..)
+                .next()
+                .is_some_and(|q| q.starts_with(&prefix))
         })
-        .cloned()
-        .collect()
+    };
+    out.iter().filter(|p| !extended(p)).cloned().collect()
 }
 
 /// The body path an expression denotes, if it is a path rooted in
@@ -78,9 +78,8 @@ fn walk(expr: &Expr, scopes: &mut Vec<(String, Option<String>)>, out: &mut BTree
             walk(index, scopes, out);
         }
         Expr::Not(e, _) | Expr::Exists(e, _, _) | Expr::Call(_, e, _) => walk(e, scopes, out),
-        Expr::And(l, r, _) | Expr::Or(l, r, _) => {
-            walk(l, scopes, out);
-            walk(r, scopes, out);
+        Expr::And(items, _) | Expr::Or(items, _) => {
+            items.iter().for_each(|e| walk(e, scopes, out));
         }
         Expr::Compare { lhs, rhs, .. } => {
             walk(lhs, scopes, out);

@@ -113,6 +113,12 @@ pub struct RuleInfo {
     pub meta: RuleMeta,
     /// The name the rule text was loaded under.
     pub source: String,
+    /// 1-based index of the rule's YAML document within its source.
+    #[serde(default)]
+    pub document: usize,
+    /// 1-based line of the source where the document's content starts.
+    #[serde(default)]
+    pub line: usize,
     /// False when only correlations use the rule (Sigma's `generate: false`).
     pub emits: bool,
 }

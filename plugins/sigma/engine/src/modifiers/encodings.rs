@@ -19,24 +19,38 @@ fn is_word(t: Option<&Tok>) -> bool {
     matches!(t, Some(Tok::Char(c)) if c.is_alphanumeric() || *c == '_')
 }
 
-/// `windash`: every permutation of the dash characters for each flag (a
-/// `-` or `/` that starts a word), at most five flags per value.
-pub(super) fn windash(alts: Vec<Vec<Tok>>) -> Result<Vec<Vec<Tok>>, RuleError> {
+/// The flags of one alternative: each `-` or `/` that starts a word
+/// (`\B[-/]\b`): not after a word character, before one.
+fn flags(t: &[Tok]) -> Vec<usize> {
+    (0..t.len())
+        .filter(|&i| {
+            matches!(t[i], Tok::Char('-') | Tok::Char('/'))
+                && !is_word(i.checked_sub(1).and_then(|p| t.get(p)))
+                && is_word(t.get(i + 1))
+        })
+        .collect()
+}
+
+/// `windash`: every permutation of the dash characters for each flag, at
+/// most five flags per value and `limit` alternatives in all (counted
+/// before any is built).
+pub(super) fn windash(alts: Vec<Vec<Tok>>, limit: usize) -> Result<Vec<Vec<Tok>>, RuleError> {
+    let spots: Vec<Vec<usize>> = alts.iter().map(|t| flags(t)).collect();
+    if spots.iter().any(|s| s.len() > 5) {
+        return Err(RuleError::new(
+            "windash on a value with more than 5 flags expands too far",
+        ));
+    }
+    let total = spots.iter().try_fold(0usize, |n, s| {
+        n.checked_add(WINDASH.len().pow(s.len() as u32))
+    });
+    if total.is_none_or(|n| n > limit) {
+        return Err(RuleError::new(format!(
+            "windash expands the value into more than {limit} alternatives"
+        )));
+    }
     let mut out = Vec::new();
-    for t in alts {
-        // A `-` or `/` that starts a word (`\B[-/]\b`): not after a word character, before one.
-        let spots: Vec<usize> = (0..t.len())
-            .filter(|&i| {
-                matches!(t[i], Tok::Char('-') | Tok::Char('/'))
-                    && !is_word(i.checked_sub(1).and_then(|p| t.get(p)))
-                    && is_word(t.get(i + 1))
-            })
-            .collect();
-        if spots.len() > 5 {
-            return Err(RuleError::new(
-                "windash on a value with more than 5 flags expands too far",
-            ));
-        }
+    for (t, spots) in alts.into_iter().zip(spots) {
         let mut acc = vec![t];
         for &i in &spots {
             let mut next = Vec::with_capacity(acc.len() * WINDASH.len());

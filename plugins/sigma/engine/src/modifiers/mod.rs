@@ -210,7 +210,10 @@ pub fn compile_item(
     let mut parts = key.split('|');
     let name = parts.next().unwrap_or_default();
     let mods = Mods::parse(parts)?;
-    let field = (!name.is_empty()).then(|| Field::new(name));
+    let field = match name {
+        "" => None,
+        name => Some(Field::checked(name)?),
+    };
     mods.check(field.is_none())?;
     let compiled = if mods.has(Mod::Exists) {
         exists_values(&mods, values)?
@@ -359,7 +362,7 @@ fn fieldref_values(mods: &Mods, values: &[RawValue]) -> Compiled {
                 return Err(RuleError::new("fieldref takes a field name"));
             };
             let m = Matcher::FieldRef {
-                field: Field::new(name),
+                field: Field::checked(name)?,
                 mode,
                 cased: mods.cased,
             };
@@ -446,7 +449,7 @@ fn transform(m: Mod, alts: Vec<Vec<Tok>>) -> Result<Vec<Vec<Tok>>, RuleError> {
         Mod::Contains => strings::contains(alts),
         Mod::StartsWith => strings::starts_with(alts),
         Mod::EndsWith => strings::ends_with(alts),
-        Mod::Windash => encodings::windash(alts)?,
+        Mod::Windash => encodings::windash(alts, MAX_ALTERNATIVES)?,
         Mod::Base64 => encodings::base64(alts)?,
         Mod::Base64Offset => encodings::base64_offset(alts)?,
         Mod::Utf16Le | Mod::Utf16Be | Mod::Utf16 => encodings::utf16(m, alts),

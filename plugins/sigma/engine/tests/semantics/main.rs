@@ -8,6 +8,7 @@
 mod conditions;
 mod correlations;
 mod documents;
+mod limits;
 mod matching;
 mod modifiers;
 

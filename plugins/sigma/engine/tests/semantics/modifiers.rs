@@ -288,7 +288,7 @@ fn unknown_modifier_is_a_precise_error() {
     assert_eq!(err.file, "bad.yml");
     assert!(
         err.to_string()
-            .starts_with("bad.yml [T]: detection.sel.eventName|contain:"),
+            .starts_with("bad.yml:1 [T]: detection.sel.eventName|contain:"),
         "{err}"
     );
 }
