@@ -48,6 +48,21 @@ fn detect(env: &Env, args: &[&str]) -> (Option<i32>, Value, String) {
     (out.status.code(), v, stderr)
 }
 
+/// `detect` of one input with one fixture rule and no built-in rules.
+fn detect_with_rule(env: &Env, input: &Path, rule: &str) -> (Option<i32>, Value, String) {
+    let rules = fixture(rule);
+    detect(
+        env,
+        &[
+            "-i",
+            input.to_str().unwrap(),
+            "--rules",
+            &rules,
+            "--no-builtin-rules",
+        ],
+    )
+}
+
 /// The events the alerts of a detect report name.
 fn alerted(v: &Value) -> std::collections::BTreeSet<String> {
     v["alerts"]
@@ -169,17 +184,7 @@ fn a_wrong_typed_record_costs_only_itself() {
         finding("f3", json!("2024-05-01T10:02:00.000Z")),
     ]});
     std::fs::write(&gd, findings.to_string()).unwrap();
-    let rules = fixture("sigma/aws-guardduty-high-severity.yml");
-    let (code, v, _) = detect(
-        &env,
-        &[
-            "-i",
-            gd.to_str().unwrap(),
-            "--rules",
-            &rules,
-            "--no-builtin-rules",
-        ],
-    );
+    let (code, v, _) = detect_with_rule(&env, &gd, "sigma/aws-guardduty-high-severity.yml");
     assert_eq!(code, Some(2));
     assert_eq!(v["run"]["totals"]["events"], 2);
     let errors = input_errors(&v);
@@ -198,16 +203,10 @@ fn a_wrong_typed_record_costs_only_itself() {
          3 111122223333 203.0.113.8 22 1714557660 REJECT\n",
     )
     .unwrap();
-    let rules = fixture("sigma/aws-vpcflow-ssh-rejected-from-outside.yml");
-    let (code, v, _) = detect(
+    let (code, v, _) = detect_with_rule(
         &env,
-        &[
-            "-i",
-            flow.to_str().unwrap(),
-            "--rules",
-            &rules,
-            "--no-builtin-rules",
-        ],
+        &flow,
+        "sigma/aws-vpcflow-ssh-rejected-from-outside.yml",
     );
     assert_eq!(code, Some(2));
     assert_eq!(v["run"]["totals"]["events"], 2);
