@@ -38,6 +38,7 @@
 pub mod manifest;
 // 2. build (the archive format and its digests index), and reading it back
 pub mod archive;
+mod builder;
 pub mod digest;
 mod reader;
 // 3. sign and 4. verify (with `archive`'s integrity checks)
