@@ -47,6 +47,23 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
 }
 
+/// The mute that covers a failing finding: an accepted risk, with why and
+/// until when. A muted finding keeps its status (`fail`); reports show it
+/// apart, `--fail-on` ignores it, and OCSF and ASFF mark it suppressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteRef {
+    /// The mute's id, as in the mute file.
+    pub id: String,
+    /// Why the risk is accepted.
+    pub reason: String,
+    /// Who owns the decision, when the mute names someone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The last day the mute applies (`YYYY-MM-DD`); `None` for a permanent mute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
 /// The deterministic identity of a (rule, resource) pair across scans.
 pub fn fingerprint(rule_id: &str, asset_id: &str) -> String {
     let mut h = Sha256::new();

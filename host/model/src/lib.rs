@@ -16,7 +16,7 @@ mod verdict;
 
 pub use asset::{Asset, CollectionError, Gap, ImportedFinding, Scope, Snapshot};
 pub use event::{Alert, Event, alert_fingerprint};
-pub use finding::{Evidence, FailureRecord, Finding, fingerprint};
+pub use finding::{Evidence, FailureRecord, Finding, MuteRef, fingerprint};
 pub use rule::{ComplianceRef, Remediation, Rule, SourceFile, type_matches};
 pub use verdict::{Lifecycle, Severity, Status};
 

@@ -90,6 +90,9 @@ pub struct FindingRow {
     pub duplicate_of: Option<String>,
     /// Source-specific detail of imported findings (CVE, CVSS, package, versions).
     pub details: Option<serde_json::Value>,
+    /// The mute covering this failure, if one did when the scan ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_by: Option<crate::model::MuteRef>,
 }
 
 /// Which findings to list.
@@ -453,6 +456,7 @@ fn finding_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
         last_seen: r.get(19)?,
         source: r.get(20)?,
         duplicate_of: r.get(21)?,
+        muted_by: None,
         details: r
             .get::<_, Option<String>>(22)?
             .and_then(|d| serde_json::from_str(&d).ok()),
