@@ -130,6 +130,29 @@ digest = "sha256:111111111111111111111111111111111111111111111111111111111111111
 '
 seed_file pack_archive "$(printf '\001')"
 
+# Event logs and snapshots: the test fixtures, gzip included.
+# shellcheck disable=SC2046
+seed cloudtrail_log $(find "$root/tests/fixtures/cloudtrail" -type f | sort)
+# shellcheck disable=SC2046
+seed guardduty_findings $(find "$root/tests/fixtures/guardduty" -type f | sort)
+# shellcheck disable=SC2046
+seed flow_log $(find "$root/tests/fixtures/vpcflow" -type f | sort)
+# The demo snapshot is larger than the inputs the fuzzer makes (64 KiB): its
+# first assets, as one JSON document and as NDJSON (one asset per line).
+demo_head() {
+    python3 - "$root/examples/demo-account.json" "$1" <<'PY'
+import json, sys
+snapshot = json.load(open(sys.argv[1]))
+snapshot["assets"] = snapshot["assets"][:8]
+if sys.argv[2] == "ndjson":
+    print("\n".join(json.dumps(a) for a in snapshot["assets"]))
+else:
+    print(json.dumps(snapshot, indent=1))
+PY
+}
+seed_file snapshot "$(demo_head json)"
+seed_file snapshot "$(demo_head ndjson)"
+
 for dir in "$corpus"/*/; do
     printf '%-20s %6d inputs\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
 done

@@ -338,6 +338,59 @@ fn only_the_settings_module_reads_the_environment() {
     );
 }
 
+/// Places that print to the terminal without escaping control characters:
+/// `println!`, `eprintln!`, `print!`, `eprint!` outside the two macros that
+/// escape (`say!`, `say_err!` in `report/terminal.rs`).
+fn raw_prints(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in rust_files(dir) {
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for (n, line) in product_lines(&text) {
+            let raw = ["println!(", "print!(", "eprintln!(", "eprint!("]
+                .iter()
+                .any(|m| line.match_indices(m).any(|(i, _)| is_bare_macro(&line, i)));
+            if raw {
+                out.push(format!("{shown}:{n}: {}", line.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the macro name at `i` stands alone: not `::std::println!` (the
+/// escaping macros' own expansion) and not the tail of a longer name.
+fn is_bare_macro(line: &str, i: usize) -> bool {
+    let before = &line[..i];
+    !(before.ends_with("::std::") || before.ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+}
+
+#[test]
+fn terminal_output_goes_through_the_escaping_macros() {
+    let root = root();
+    let mut found = raw_prints(&root.join("host/src"));
+    found.extend(raw_prints(&root.join("host/aws/src")));
+    found.extend(raw_prints(&root.join("host/pack/src")));
+    assert!(
+        found.is_empty(),
+        "print with crate::say!/crate::say_err! (report/terminal.rs), which escape control characters:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_print_check_catches_a_raw_print() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.rs"),
+        "fn f(n: &str) {\n    println!(\"{n}\");\n    crate::say!(\"{n}\");\n    ::std::eprintln!(\"{}\", n);\n}\n",
+    )
+    .unwrap();
+    let found = raw_prints(dir.path());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].ends_with("a.rs:2: println!(\"\");"), "{found:#?}");
+}
+
 #[test]
 fn the_model_depends_on_no_engine_and_no_runtime() {
     let manifest = std::fs::read_to_string(root().join("host/model/Cargo.toml")).unwrap();

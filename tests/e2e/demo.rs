@@ -231,8 +231,21 @@ fn version_names_every_contract() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("wit stance:plugin@0.1.0"), "{text}");
     assert!(text.contains("wasmtime 48."), "{text}");
-    assert!(text.contains("schema 4"), "{text}");
+    assert!(text.contains("not created yet"), "{text}");
     assert!(text.contains("settings:"), "{text}");
+    assert!(
+        !env.db.exists(),
+        "asking for the version creates no database"
+    );
+    let scan = env.run(&["scan", "--snapshot", demo().to_str().unwrap()]);
+    assert_eq!(scan.status.code(), Some(0), "{}", stderr(&scan));
+    let (code, v) = env.json(&["version", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["database"]["exists"], true, "{v:#}");
+    assert!(
+        v["database"]["schema"].as_i64().is_some_and(|s| s >= 4),
+        "{v:#}"
+    );
 }
 
 #[test]

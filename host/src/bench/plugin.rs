@@ -11,6 +11,7 @@ use crate::devkit::build::BuildOptions;
 use crate::devkit::cases as testing;
 use crate::devkit::suite::{Loaded, Subject, SuiteError};
 use crate::events::{self, LogFormat};
+use crate::intake::walk;
 use crate::model::{Asset, Event};
 use crate::runtime::{CacheOutcome, ComponentCache, DetectorState, Limits, Runtime};
 
@@ -268,17 +269,20 @@ fn workload(
 ) -> Result<Workload, SuiteError> {
     let target = opts.items.max(1);
     let tests = subject.tests_dir();
-    let files: Vec<PathBuf> = walkdir::WalkDir::new(&tests)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        })
-        .collect();
+    let filter = walk::Filter {
+        enter: &|_| true,
+        want: &|p| crate::devkit::suite::is_case_file(p),
+    };
+    let files: Vec<PathBuf> = match walk::walk(&tests, &filter, &mut Default::default()) {
+        Ok(walked) => walked.files,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(SuiteError::Io {
+                path: tests,
+                source: e,
+            });
+        }
+    };
     match plugin {
         Loaded::Policy(p) => {
             let mut base: Vec<Asset> = match &opts.snapshot {

@@ -153,9 +153,11 @@ fn suppress(g: &Globals, a: SuppressArgs) -> anyhow::Result<ExitCode> {
         &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )?;
     if until <= now {
-        eprintln!("warning: suppression #{id} expired already ({until_s}); it silences nothing");
+        crate::say_err!(
+            "warning: suppression #{id} expired already ({until_s}); it silences nothing"
+        );
     }
-    println!(
+    crate::say!(
         "suppression #{id}: rule {} until {until_s}",
         report::safe(&a.rule)
     );
@@ -223,7 +225,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
                     store.path().display()
                 );
             }
-            println!("suppression #{id} deleted");
+            crate::say!("suppression #{id} deleted");
             return Ok(ExitCode::SUCCESS);
         }
         None => {}

@@ -46,7 +46,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let quiet = g.quiet();
     let report = bench::run(&opts, &|step| {
         if !quiet {
-            eprintln!("bench: {step}…");
+            crate::say_err!("bench: {step}…");
         }
     })?;
     let mut out = std::io::stdout().lock();

@@ -28,7 +28,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     crate::collect::snapshot::write(&args.output, &snapshot)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if !g.quiet() {
-        eprintln!(
+        crate::say_err!(
             "Collected {} assets in {} account(s) and {} region(s) into {}",
             snapshot.assets.len(),
             snapshot.scope.accounts.len(),
@@ -36,7 +36,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             args.output.display()
         );
         if !snapshot.findings.is_empty() {
-            eprintln!(
+            crate::say_err!(
                 "  {} findings imported from Security Hub and Inspector2",
                 snapshot.findings.len()
             );

@@ -44,14 +44,14 @@ pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
 
 fn generate(g: &Globals, out: &Path) -> anyhow::Result<ExitCode> {
     let key = stance_pack::generate_key(out)?;
-    println!(
+    crate::say!(
         "key {}: private key {} (keep it secret), public key {}",
         key.id,
         key.private_path.display(),
         key.public_path.display()
     );
     if !g.quiet() {
-        eprintln!(
+        crate::say_err!(
             "Sign packs with `stance pack sign PACK --key {}`. To trust this key, run `stance key trust {}` (for you) or `stance key trust --project DIR {}` (for one project).",
             key.private_path.display(),
             key.public_path.display(),
@@ -69,7 +69,7 @@ fn trust_for_user(g: &Globals, key: &PublicKey, file: &Path) -> anyhow::Result<E
     let pem = key.to_pem();
     match std::fs::read_to_string(&target) {
         Ok(existing) if existing == pem => {
-            println!("key {} is already trusted ({})", key.id(), target.display());
+            crate::say!("key {} is already trusted ({})", key.id(), target.display());
             return Ok(ExitCode::SUCCESS);
         }
         Ok(_) => bail!(
@@ -81,7 +81,7 @@ fn trust_for_user(g: &Globals, key: &PublicKey, file: &Path) -> anyhow::Result<E
         Err(e) => return Err(e).with_context(|| format!("reading {}", target.display())),
     }
     std::fs::write(&target, pem).with_context(|| format!("writing {}", target.display()))?;
-    println!(
+    crate::say!(
         "key {} from {} is now trusted for every project: {}",
         key.id(),
         file.display(),
@@ -108,7 +108,7 @@ fn trust_for_project(g: &Globals, key: &PublicKey, project: &Path) -> anyhow::Re
         lock.keys.sort();
         lock.write(&lock_path)?;
         if !g.quiet() {
-            eprintln!(
+            crate::say_err!(
                 "wrote {} (keys: {})",
                 lock_path.display(),
                 lock.keys.join(", ")
@@ -120,7 +120,7 @@ fn trust_for_project(g: &Globals, key: &PublicKey, project: &Path) -> anyhow::Re
     if trusted.add(dir.clone(), key) {
         trusted.save(&user_keys)?;
     }
-    println!(
+    crate::say!(
         "key {id} is trusted for {} only (its {LOCK_FILE} names it; recorded in {})",
         dir.display(),
         ProjectKeys::path(&user_keys).display()

@@ -132,8 +132,8 @@ pub fn main() -> ExitCode {
     match run(cli, Globals { settings }) {
         Ok(code) => code,
         Err(e) => {
-            // The chain quotes paths, fields and plugin messages: escaped.
-            eprintln!("error: {}", crate::report::safe(format!("{e:#}")));
+            // The chain quotes paths, fields and plugin messages: say_err! escapes them.
+            crate::say_err!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -216,7 +216,9 @@ fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter = &settings.log_level.value;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| {
-        eprintln!("warning: STANCE_LOG_LEVEL={filter:?} is not a log level or filter; using warn");
+        crate::say_err!(
+            "warning: STANCE_LOG_LEVEL={filter:?} is not a log level or filter; using warn"
+        );
         EnvFilter::new("warn")
     });
     let _ = tracing_subscriber::fmt()

@@ -40,7 +40,7 @@ impl TrustArgs {
     /// The trust configuration; warns when unsigned packs are allowed.
     pub fn config(&self, settings: &Settings) -> TrustConfig {
         if self.allow_unsigned {
-            eprintln!(
+            crate::say_err!(
                 "WARNING: --allow-unsigned: packs WITHOUT A SIGNATURE will be accepted. Use this for local development only, never in production."
             );
         }
@@ -190,7 +190,7 @@ fn init(dir: &Path, name: Option<String>) -> anyhow::Result<ExitCode> {
         }
     };
     let path = stance_pack::init(dir, &name)?;
-    println!("wrote {} for pack {name}", path.display());
+    crate::say!("wrote {} for pack {name}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -198,7 +198,7 @@ fn build(dir: &Path, output: &Path) -> anyhow::Result<ExitCode> {
     let bytes = stance_pack::build(dir)?;
     let archive = PackArchive::from_bytes(&bytes, &output.display().to_string())?;
     write_atomic(output, &bytes)?;
-    println!(
+    crate::say!(
         "built {} ({} files) into {}: {}",
         archive.manifest().id(),
         archive.entries().len(),
@@ -215,7 +215,7 @@ fn sign(path: &Path, key: &Path, output: Option<&Path>) -> anyhow::Result<ExitCo
     let out = output.unwrap_or(path);
     let archive = PackArchive::from_bytes(&signed, &out.display().to_string())?;
     write_atomic(out, &signed)?;
-    println!(
+    crate::say!(
         "signed {} with key {} into {}: {}",
         archive.manifest().id(),
         key.id(),
@@ -239,7 +239,7 @@ fn verify(g: &Globals, path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCod
         }
         Trust::UnsignedAllowed => "NOT SIGNED (allowed by --allow-unsigned)".to_string(),
     };
-    println!(
+    crate::say!(
         "pack {} ({}): OK: intact ({} files), {how}; compatible with {} and Stance {}; archive {}",
         pack.manifest().id(),
         path.display(),
@@ -255,7 +255,7 @@ fn verify(g: &Globals, path: &Path, trust: &TrustArgs) -> anyhow::Result<ExitCod
 fn push(path: &Path, target: &str, net: NetOptions) -> anyhow::Result<ExitCode> {
     let bytes = pack::fetch::read_file(path)?;
     let pushed = pack::oci::push(&bytes, &path.display().to_string(), target, net)?;
-    println!(
+    crate::say!(
         "pushed {}@{} ({}) to {}\npinned: {}",
         pushed.config.name,
         pushed.config.version,
@@ -270,7 +270,7 @@ fn push(path: &Path, target: &str, net: NetOptions) -> anyhow::Result<ExitCode> 
 fn pull(source: &str, output: &Path, net: NetOptions) -> anyhow::Result<ExitCode> {
     let pulled = pack::oci::pull(source, net)?;
     write_atomic(output, &pulled.archive)?;
-    println!(
+    crate::say!(
         "pulled {}@{} ({}) from {} into {}; check it with `stance pack verify {}`",
         pulled.config.name,
         pulled.config.version,
@@ -310,16 +310,18 @@ fn install(g: &Globals, source: &str, trust: &TrustArgs, net: NetArgs) -> anyhow
         None => "UNSIGNED".to_string(),
     };
     match installed {
-        stance_pack::Installed::New(_) => println!(
+        stance_pack::Installed::New(_) => crate::say!(
             "installed {}@{} ({signed}, {}) from {label} into {}",
             p.name,
             p.version,
             p.archive_digest,
             p.dir.display()
         ),
-        stance_pack::Installed::AlreadyPresent(_) => println!(
+        stance_pack::Installed::AlreadyPresent(_) => crate::say!(
             "{}@{} is already installed with the same archive ({})",
-            p.name, p.version, p.archive_digest
+            p.name,
+            p.version,
+            p.archive_digest
         ),
     }
     Ok(ExitCode::SUCCESS)
@@ -422,13 +424,13 @@ fn remove(g: &Globals, spec: &str) -> anyhow::Result<ExitCode> {
     let store = pack::installed(&g.settings().pack_dir.value);
     let removed = store.remove(name, version.as_ref())?;
     for v in &removed {
-        println!("removed {name}@{v}");
+        crate::say!("removed {name}@{v}");
     }
     if let Ok(Some(lock)) = Lock::read(&pack::lock_path(Path::new(".")))
         && let Some(pinned) = lock.get(name)
         && removed.contains(&pinned.version)
     {
-        eprintln!(
+        crate::say_err!(
             "warning: stance.lock pins {name}@{}, which is no longer installed: install it again or run `stance pack update`",
             pinned.version
         );
@@ -463,15 +465,15 @@ fn update(g: &Globals, specs: &[PackSpec], project: Option<PathBuf>) -> anyhow::
     let store = pack::installed(&g.settings().pack_dir.value);
     let (new, changes) = stance_pack::update(&roots, &store, lock.as_ref(), &only)?;
     if lock.as_ref() == Some(&new) {
-        println!("{} is up to date", path.display());
+        crate::say!("{} is up to date", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     new.write(&path)?;
     for c in &changes {
-        println!("{c}");
+        crate::say!("{c}");
     }
     if !g.quiet() {
-        eprintln!("wrote {}", path.display());
+        crate::say_err!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -483,7 +485,7 @@ pub fn resolve(g: &Globals, selection: &Selection) -> anyhow::Result<Resolved> {
         && !g.quiet()
     {
         let what: Vec<String> = changes.iter().map(ToString::to_string).collect();
-        eprintln!("wrote {} ({})", path.display(), what.join(", "));
+        crate::say_err!("wrote {} ({})", path.display(), what.join(", "));
     }
     Ok(resolved)
 }

@@ -119,7 +119,7 @@ pub fn new(g: &Globals, a: NewArgs) -> anyhow::Result<ExitCode> {
     let dir = a.dir.unwrap_or_else(|| PathBuf::from(&a.name));
     let files = scaffold::create(&dir, &a.name, a.lang, world, &sdk)?;
     if !g.quiet() {
-        println!(
+        crate::say!(
             "created {} ({} {} plugin, {} files)",
             dir.display(),
             a.lang,
@@ -135,7 +135,7 @@ pub fn new(g: &Globals, a: NewArgs) -> anyhow::Result<ExitCode> {
             ),
             Lang::Js => format!("  cd {cd} && npm install\n"),
         };
-        println!(
+        crate::say!(
             "next:\n{install}  stance plugin build {cd}\n  stance plugin test {cd}\n  stance {} --plugin {cd}",
             match world {
                 World::Policy => "scan --snapshot SNAPSHOT.json",
@@ -171,7 +171,7 @@ pub fn build(g: &Globals, a: BuildArgs) -> anyhow::Result<ExitCode> {
     let rt = g.runtime()?;
     let opts = build_options(g, a.sdk, a.force, !g.quiet());
     if !g.quiet() {
-        eprintln!(
+        crate::say_err!(
             "building {} {} ({}, {} world)",
             project.name,
             project.version,
@@ -199,7 +199,7 @@ pub fn build(g: &Globals, a: BuildArgs) -> anyhow::Result<ExitCode> {
             } else {
                 "up to date".to_string()
             };
-            println!(
+            crate::say!(
                 "{}: {what}; {} bytes, {} rules, {} world, stance:plugin@{}, {}",
                 built.path.display(),
                 built.bytes,
@@ -267,7 +267,7 @@ pub fn bench(g: &Globals, a: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if !g.quiet() {
-        eprintln!("measuring {} ...", a.dir.display());
+        crate::say_err!("measuring {} ...", a.dir.display());
     }
     let r = devbench::run(
         &subject,

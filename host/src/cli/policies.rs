@@ -284,7 +284,7 @@ fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
     }
     match PolicySet::load(&files) {
         Ok(set) => {
-            println!(
+            crate::say!(
                 "{} policies in {} files are valid",
                 set.policies().len(),
                 files.len()
@@ -294,9 +294,9 @@ fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
         Err(errors) => {
             for e in &errors.0 {
                 // Errors quote the policy files: their bytes never reach the terminal raw.
-                eprintln!("{}", report::safe(e));
+                crate::say_err!("{e}");
             }
-            eprintln!("{} error(s) in {} files", errors.0.len(), files.len());
+            crate::say_err!("{} error(s) in {} files", errors.0.len(), files.len());
             Ok(ExitCode::from(2))
         }
     }

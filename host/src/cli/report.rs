@@ -49,7 +49,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.output
         && !g.quiet()
     {
-        eprintln!(
+        crate::say_err!(
             "Wrote the {} report of scan #{} to {} (score {})",
             r.framework.name,
             r.scan.id,

@@ -12,9 +12,15 @@ use crate::report::{self, Format};
 use crate::settings::{Origin, Setting};
 
 pub fn run(g: &Globals, args: VersionArgs) -> anyhow::Result<ExitCode> {
-    let database = match g.store() {
+    // Read only: asking for the version creates, migrates and locks nothing.
+    let database = match g.store_read() {
+        Ok(_) if !g.settings().db.value.exists() => json!({
+            "path": g.settings().db.value,
+            "exists": false,
+        }),
         Ok(store) => json!({
             "path": store.path(),
+            "exists": true,
             "schema": store.schema_version()?,
         }),
         Err(e) => json!({ "error": format!("{e:#}") }),
@@ -49,10 +55,15 @@ fn write_table(
     )?;
     match versions["database"]["error"].as_str() {
         Some(e) => writeln!(out, "database unavailable: {e}")?,
+        None if versions["database"]["exists"] == false => writeln!(
+            out,
+            "database {} (not created yet: the first scan creates it)",
+            report::safe(g.settings().db.value.display())
+        )?,
         None => writeln!(
             out,
             "database {} (schema {})",
-            g.settings().db.value.display(),
+            report::safe(g.settings().db.value.display()),
             versions["database"]["schema"]
         )?,
     }

@@ -120,7 +120,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let quiet = g.quiet();
     watch(rt, &mut store, &opts, &|line| {
         if !quiet {
-            eprintln!("{}", report::safe(line));
+            crate::say_err!("{line}");
         }
     })?;
     Ok(ExitCode::SUCCESS)

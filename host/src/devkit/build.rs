@@ -514,7 +514,7 @@ fn run(
         if let Some(stderr) = stderr {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if verbose {
-                    eprintln!("{line}");
+                    crate::say_err!("{line}");
                 }
                 kept.push_str(&line);
                 kept.push('\n');

@@ -7,6 +7,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::Project;
+use crate::intake::walk;
 
 /// SHA-256 over the project's sources (every file but build output,
 /// dependencies and caches), in path order, with the given extra inputs
@@ -46,24 +47,22 @@ const SKIPPED: &[&str] = &[
 
 /// Files under `dir`, relative path and contents, sorted by path.
 fn source_files(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let filter = walk::Filter {
+        enter: &|name| !SKIPPED.contains(&name),
+        want: &|p| {
+            p.file_name()
+                .is_none_or(|n| !SKIPPED.iter().any(|s| n.to_str() == Some(*s)))
+        },
+    };
     let mut out = Vec::new();
-    let walker = walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0 || !SKIPPED.iter().any(|s| e.file_name().to_str() == Some(*s))
-        });
-    for entry in walker {
-        let entry = entry.map_err(std::io::Error::other)?;
-        if entry.file_type().is_file() {
-            let rel = entry
-                .path()
-                .strip_prefix(dir)
-                .unwrap_or(entry.path())
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push((rel, std::fs::read(entry.path())?));
-        }
+    for path in walk::walk(dir, &filter, &mut Default::default())?.files {
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(&path)?;
+        out.push((rel, bytes));
     }
     Ok(out)
 }

@@ -14,6 +14,7 @@ use super::cases::{self as testing, Case, EventCase};
 use crate::catalog;
 use crate::catalog::{MANIFEST, Project};
 use crate::events::{self, LogFormat};
+use crate::intake::walk;
 use crate::model::{Asset, Rule};
 use crate::runtime::{
     DetectorPlugin, DetectorState, Limits, LoadedPlugin, PluginSource, PolicyPlugin, Runtime, World,
@@ -450,21 +451,22 @@ fn case_files(dir: &Path) -> Result<Vec<PathBuf>, SuiteError> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| SuiteError::Io {
+    let filter = walk::Filter {
+        enter: &|_| true,
+        want: &|p| is_case_file(p),
+    };
+    walk::walk(dir, &filter, &mut Default::default())
+        .map(|w| w.files)
+        .map_err(|source| SuiteError::Io {
             path: dir.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
-        let p = entry.path();
-        if entry.file_type().is_file()
-            && p.extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-        {
-            out.push(p.to_path_buf());
-        }
-    }
-    Ok(out)
+            source,
+        })
+}
+
+/// A case file by its extension: `*.yaml`, `*.yml`, `*.json`.
+pub(crate) fn is_case_file(p: &Path) -> bool {
+    p.extension()
+        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
 }
 
 fn report(file: &str, name: &str, started: Instant) -> CaseReport {

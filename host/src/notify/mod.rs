@@ -271,6 +271,11 @@ impl Delivery {
 /// Send the alerts to each route (nothing is sent for a route with no
 /// alerts at its severity). With `dry_run`, report what would be sent.
 /// Secrets are read from `env` by the names the routes give.
+///
+/// Destinations are delivered at once, each on a thread of its own, so a
+/// run with several unreachable endpoints waits one delivery deadline
+/// ([`http::DELIVERY_DEADLINE`]), not one per endpoint. The deliveries
+/// come back in route order.
 pub fn deliver(
     routes: &[Route],
     run_id: i64,
@@ -278,45 +283,109 @@ pub fn deliver(
     dry_run: bool,
     env: &Env,
 ) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    for r in routes {
+    let jobs = plan(routes, alerts);
+    std::thread::scope(|scope| {
+        let running: Vec<_> = jobs
+            .into_iter()
+            .map(|job| {
+                let d = Delivery::new(job.destination(), job.picked.len());
+                let send = !dry_run && !job.picked.is_empty();
+                let handle = send.then(|| scope.spawn(move || job.run(run_id, env)));
+                (d, handle)
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(d, handle)| match handle.map(|h| h.join()) {
+                None => d,
+                Some(Ok(outcome)) => Delivery {
+                    attempts: outcome.0,
+                    error: outcome.1,
+                    ..d
+                },
+                Some(Err(_)) => Delivery {
+                    error: Some(
+                        "the delivery failed unexpectedly (a bug: please report it)".into(),
+                    ),
+                    ..d
+                },
+            })
+            .collect()
+    })
+}
+
+/// Where one destination of a route sends.
+enum Target<'a> {
+    File(&'a Path),
+    Webhook(&'a str),
+    Slack(&'a str),
+    PagerDuty { url: &'a str, key_var: &'a str },
+}
+
+/// One destination of one route, with the alerts it takes.
+struct Job<'a> {
+    route: &'a Route,
+    target: Target<'a>,
+    picked: Vec<&'a Alert>,
+}
+
+/// Every destination of every route, in route order, with its alerts.
+fn plan<'a>(routes: &'a [Route], alerts: &'a [Alert]) -> Vec<Job<'a>> {
+    let mut jobs = Vec::new();
+    for route in routes {
         let picked: Vec<&Alert> = alerts
             .iter()
-            .filter(|a| r.min_severity.is_none_or(|m| a.severity >= m))
+            .filter(|a| route.min_severity.is_none_or(|m| a.severity >= m))
             .collect();
-        let send = !dry_run && !picked.is_empty();
-        if let Some(path) = &r.file {
-            let d = Delivery::new(path.display().to_string(), picked.len());
-            out.push(match send {
-                true => d.outcome(1, file::append(path, run_id, &picked)),
-                false => d,
-            });
+        let mut add = |target| {
+            jobs.push(Job {
+                route,
+                target,
+                picked: picked.clone(),
+            })
+        };
+        if let Some(path) = &route.file {
+            add(Target::File(path));
         }
-        if let Some(url) = &r.webhook {
-            let d = Delivery::new(url.clone(), picked.len());
-            out.push(match send {
-                true => to_webhook(d, r, url, run_id, &picked, env),
-                false => d,
-            });
+        if let Some(url) = &route.webhook {
+            add(Target::Webhook(url));
         }
-        if let Some(url) = &r.slack {
-            // A Slack webhook URL is a credential: its path is not printed.
-            let d = Delivery::new(format!("slack {}", slack::redact(url)), picked.len());
-            out.push(match send {
-                true => to_slack(d, url, run_id, &picked),
-                false => d,
-            });
+        if let Some(url) = &route.slack {
+            add(Target::Slack(url));
         }
-        if let Some(var) = &r.pagerduty_routing_key_env {
-            let url = r.pagerduty_url.as_deref().unwrap_or(PAGERDUTY_URL);
-            let d = Delivery::new(format!("pagerduty {url}"), picked.len());
-            out.push(match send {
-                true => to_pagerduty(d, url, var, run_id, &picked, env),
-                false => d,
-            });
+        if let Some(key_var) = &route.pagerduty_routing_key_env {
+            let url = route.pagerduty_url.as_deref().unwrap_or(PAGERDUTY_URL);
+            add(Target::PagerDuty { url, key_var });
         }
     }
-    out
+    jobs
+}
+
+impl Job<'_> {
+    /// The destination as reports show it; a Slack webhook URL is a
+    /// credential, so its path is not shown.
+    fn destination(&self) -> String {
+        match self.target {
+            Target::File(path) => path.display().to_string(),
+            Target::Webhook(url) => url.to_string(),
+            Target::Slack(url) => format!("slack {}", slack::redact(url)),
+            Target::PagerDuty { url, .. } => format!("pagerduty {url}"),
+        }
+    }
+
+    /// Deliver: the requests or writes made, and the error if it failed.
+    fn run(self, run_id: i64, env: &Env) -> (u32, Option<String>) {
+        let d = Delivery::new(String::new(), self.picked.len());
+        let d = match self.target {
+            Target::File(path) => d.outcome(1, file::append(path, run_id, &self.picked)),
+            Target::Webhook(url) => to_webhook(d, self.route, url, run_id, &self.picked, env),
+            Target::Slack(url) => to_slack(d, url, run_id, &self.picked),
+            Target::PagerDuty { url, key_var } => {
+                to_pagerduty(d, url, key_var, run_id, &self.picked, env)
+            }
+        };
+        (d.attempts, d.error)
+    }
 }
 
 fn to_webhook(

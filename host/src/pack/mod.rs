@@ -84,7 +84,7 @@ pub fn explain_refusal(e: PackError, trust: &TrustConfig, installing: bool) -> a
 /// Prints the loud warning of a pack accepted unsigned, every time.
 pub fn warn_if_unsigned(pack: &VerifiedPack) {
     if let Some(w) = pack.warning() {
-        eprintln!("{w}");
+        crate::say_err!("{w}");
     }
 }
 

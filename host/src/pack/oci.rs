@@ -346,7 +346,7 @@ pub fn push(
     }
     let archive = PackArchive::from_bytes(archive_bytes, label)?;
     if !archive.is_signed() {
-        eprintln!(
+        crate::say_err!(
             "WARNING: pushing {} ({label}), which is NOT SIGNED: Stance refuses to install it without --allow-unsigned; sign it first with `stance pack sign`",
             archive.manifest().id()
         );

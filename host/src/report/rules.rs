@@ -43,37 +43,18 @@ pub fn write(
                     "id": r.id, "title": r.meta.title, "level": r.level, "kind": r.kind, "source": r.source,
                 })).collect::<Vec<_>>(),
                 "errors": errors.iter().map(|e| serde_json::json!({
-                    "file": e.file, "document": e.document, "title": e.title, "field": e.field,
+                    "file": e.file, "document": e.document, "line": (e.line > 0).then_some(e.line),
+                    "title": e.title, "field": e.field,
                     "message": e.message,
                 })).collect::<Vec<_>>(),
             }),
         )?,
         Format::Csv => write_csv(
             out,
-            &["status", "file", "document", "title", "field", "message"],
-            loaded
-                .iter()
-                .filter(|_| list)
-                .map(|r| {
-                    vec![
-                        "loaded".into(),
-                        r.source.clone(),
-                        String::new(),
-                        r.meta.title.clone(),
-                        String::new(),
-                        String::new(),
-                    ]
-                })
-                .chain(errors.iter().map(|e| {
-                    vec![
-                        "failed".into(),
-                        e.file.clone(),
-                        e.document.to_string(),
-                        e.title.clone().unwrap_or_default(),
-                        e.field.clone().unwrap_or_default(),
-                        e.message.clone(),
-                    ]
-                })),
+            &[
+                "status", "file", "document", "line", "title", "field", "message",
+            ],
+            csv_rows(check, list),
         )?,
         Format::Table => {
             // Messages quote the rule files.
@@ -97,4 +78,36 @@ pub fn write(
         }
     }
     Ok(())
+}
+
+/// The CSV records of a check: the rules that load (with `list`), then
+/// every failure.
+fn csv_rows<'a>(check: &'a RuleCheck<'_>, list: bool) -> impl Iterator<Item = Vec<String>> + 'a {
+    let loaded = check.loaded.iter().filter(move |_| list).map(|r| {
+        vec![
+            "loaded".into(),
+            r.source.clone(),
+            String::new(),
+            String::new(),
+            r.meta.title.clone(),
+            String::new(),
+            String::new(),
+        ]
+    });
+    let failed = check.errors.iter().map(|e| {
+        vec![
+            "failed".into(),
+            e.file.clone(),
+            e.document.to_string(),
+            if e.line > 0 {
+                e.line.to_string()
+            } else {
+                String::new()
+            },
+            e.title.clone().unwrap_or_default(),
+            e.field.clone().unwrap_or_default(),
+            e.message.clone(),
+        ]
+    });
+    loaded.chain(failed)
 }

@@ -30,6 +30,26 @@ fn is_control(c: char) -> bool {
     }
 }
 
+/// `println!` with the formatted text escaped by the module's one rule.
+/// Product code prints through this (or [`say_err!`]) only: a test
+/// (`host/tests/architecture.rs`) refuses a bare `println!`, so a name from a
+/// manifest, a registry, a key file or a plugin cannot reach the terminal raw.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        ::std::println!("{}", $crate::report::safe(::std::format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` with the formatted text escaped by the module's one rule
+/// (see [`say!`]).
+#[macro_export]
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        ::std::eprintln!("{}", $crate::report::safe(::std::format_args!($($arg)*)))
+    };
+}
+
 /// `s` with every control character shown as an escape (see the module
 /// doc); borrowed when there is nothing to escape.
 pub fn escape_control(s: &str) -> Cow<'_, str> {

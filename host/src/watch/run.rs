@@ -14,6 +14,7 @@ use super::status::Status;
 use crate::catalog::Selection;
 use crate::collect::{self, NoProgress};
 use crate::events::{Inputs, LogFormat};
+use crate::intake::walk;
 use crate::pipeline::{self, DetectOptions, ScanOptions};
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -233,17 +234,24 @@ impl LogDir {
     fn ready(&mut self, dir: &std::path::Path) -> Vec<PathBuf> {
         let mut ready = Vec::new();
         let mut now = BTreeMap::new();
-        for entry in walkdir::WalkDir::new(dir)
-            .sort_by_file_name()
-            .into_iter()
-            .flatten()
-        {
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            if !entry.file_type().is_file() || hidden || self.done.contains(entry.path()) {
+        let visible = |name: &str| !name.starts_with('.');
+        let filter = walk::Filter {
+            enter: &visible,
+            want: &|p: &std::path::Path| {
+                p.file_name().is_some_and(|n| visible(&n.to_string_lossy()))
+            },
+        };
+        // Unreadable now, perhaps readable at the next look: nothing yet.
+        let files = walk::walk(dir, &filter, &mut Default::default())
+            .map(|w| w.files)
+            .unwrap_or_default();
+        for path in files {
+            if self.done.contains(&path) {
                 continue;
             }
-            let Ok(meta) = entry.metadata() else { continue };
-            let path = entry.path().to_path_buf();
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
             if self.seen.get(&path) == Some(&meta.len()) {
                 ready.push(path.clone());
             }

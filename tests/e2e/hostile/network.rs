@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -271,6 +272,44 @@ fn detect_routed_to(env: &Env, addr: &str) -> Command {
         .arg("--route")
         .arg(&routes);
     cmd
+}
+
+/// Connections the concurrency server holds open now, and the most it held.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+static MOST_HELD: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn deliveries_to_several_routes_run_at_once() {
+    // Routes were delivered one after another: N unreachable endpoints
+    // cost N delivery deadlines. The server holds each request until three
+    // are open at once (or 20 s pass), so only concurrent deliveries meet.
+    let addr = serve(|_, conn| {
+        let now = HELD.fetch_add(1, Ordering::SeqCst) + 1;
+        MOST_HELD.fetch_max(now, Ordering::SeqCst);
+        let start = std::time::Instant::now();
+        while HELD.load(Ordering::SeqCst) < 3 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let answered = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        HELD.fetch_sub(1, Ordering::SeqCst);
+        answered
+    });
+    let env = Env::new();
+    let (log, rule) = one_alert(&env);
+    let routes = env.path("routes.toml");
+    let route = |p: &str| format!("[[route]]\nwebhook = \"http://{addr}/{p}\"\n\n");
+    std::fs::write(&routes, route("a") + &route("b") + &route("c")).expect("write routes");
+    let mut cmd = env.cmd();
+    cmd.args(["detect", "-i", &log, "--rules", &rule, "--no-builtin-rules"])
+        .arg("--route")
+        .arg(&routes);
+    let out = finish(bounded(cmd, MEMORY_LIMIT_MIB), HANG_DEADLINE);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(
+        MOST_HELD.load(Ordering::SeqCst),
+        3,
+        "the three webhooks were not delivered at once"
+    );
 }
 
 #[test]

@@ -336,6 +336,14 @@ fn a_yaml_error_in_one_sigma_document_costs_that_document_alone() {
         stdout.contains("three.yml:10 (document 2): invalid YAML"),
         "{stdout}"
     );
+    let (_, json) = env.json(&["rules", "check", s(&rules), "--format", "json"]);
+    assert_eq!(
+        json["errors"][0]["line"], 10,
+        "the line reaches JSON: {json:#}"
+    );
+    let csv = env.run(&["rules", "check", s(&rules), "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.contains(",2,10,"), "document and line in CSV: {csv}");
 
     // Inside the Sigma plugin too: the third document's rule alerts.
     let logs = env.path("trail.json");
