@@ -231,7 +231,7 @@ fn version_names_every_contract() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("wit stance:plugin@0.1.0"), "{text}");
     assert!(text.contains("wasmtime 48."), "{text}");
-    assert!(text.contains("schema 4"), "{text}");
+    assert!(text.contains("schema 5"), "{text}");
     assert!(text.contains("settings:"), "{text}");
 }
 
