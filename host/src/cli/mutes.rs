@@ -23,7 +23,7 @@ use crate::store::{AssetFilter, FindingFilter};
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Add a mute to the mute file (appended; the file's text and comments are kept)
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the mutes of the file, with whether each is in force
     List {
         #[command(flatten)]
@@ -98,7 +98,7 @@ impl Command {
 
 pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Add(args) => add(g, args),
+        Command::Add(args) => add(g, *args),
         Command::List { format, .. } => list(g, format),
         Command::Audit { format, .. } => audit_file(g, format),
     }
@@ -109,8 +109,7 @@ pub fn run(g: &Globals, cmd: Command) -> anyhow::Result<ExitCode> {
 pub(crate) fn load(g: &Globals) -> anyhow::Result<MuteSet> {
     let setting = &g.settings().mutes;
     let required = matches!(setting.origin, Origin::Flag(_));
-    MuteSet::load(&setting.value, required)
-        .context("the mute file is refused; nothing was scanned or stored")
+    Ok(MuteSet::load(&setting.value, required)?)
 }
 
 fn today() -> NaiveDate {

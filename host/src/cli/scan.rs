@@ -84,7 +84,8 @@ impl Args {
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     // A bad mute file is refused before anything is opened or stored.
-    let mutes = super::mutes::load(g)?;
+    let mutes =
+        super::mutes::load(g).context("the mute file is refused; nothing was scanned or stored")?;
     let mut store = g.store()?;
     let rt = g.runtime()?;
     let selection = Selection {
