@@ -18,6 +18,7 @@
 //! [`settings`] (every path and switch, resolved once), [`net`] (the one
 //! async runtime and HTTP client), [`intake`] (bounded reading of local
 //! input: limits, gzip, lines, JSON, the directory walker), [`pack`] (a rule pack's life),
+//! [`mutes`] (accepted risks: the mute file and what it covers),
 //! [`devkit`] (building and testing plugins), [`bench`] (measurements),
 //! [`watch`] (the long-running mode) and [`cli`], the thin skin over it all.
 //! The records every stage shares are [`model`] (the `stance-model` crate).
@@ -32,6 +33,7 @@ pub mod devkit;
 pub mod events;
 pub mod intake;
 pub mod model;
+pub mod mutes;
 pub mod net;
 pub mod notify;
 pub mod pack;

@@ -130,6 +130,8 @@ pub struct Flags {
     pub quiet: bool,
     /// `stance watch --status-file FILE`.
     pub status_file: Option<PathBuf>,
+    /// `--mutes FILE` (`scan`, `mutes`).
+    pub mutes: Option<PathBuf>,
 }
 
 /// Every setting, resolved.
@@ -152,6 +154,10 @@ pub struct Settings {
     pub cache_key: Setting<PathBuf>,
     /// The status file of `stance watch`.
     pub status_file: Setting<PathBuf>,
+    /// The mute file (`--mutes`, else `.stance/mutes.yaml` in the current
+    /// directory, where a repository keeps it). A default that does not
+    /// exist means no mutes; a file named by the flag must exist.
+    pub mutes: Setting<PathBuf>,
     /// Where results are kept.
     pub storage_backend: Setting<StorageBackend>,
     /// The log filter (`warn`, `info`, `stance=debug`, …).
@@ -243,6 +249,13 @@ impl Settings {
                 None => Setting::new(DEFAULT_COLUMNS, Origin::Default),
             },
             quiet: flags.quiet,
+            mutes: path_setting(
+                flags.mutes.clone(),
+                "--mutes",
+                &env,
+                "",
+                Setting::new(PathBuf::from(".stance/mutes.yaml"), Origin::Default),
+            ),
             db,
             home,
             pack_dir,
@@ -446,6 +459,20 @@ mod tests {
         assert_eq!(s.log_level.origin, Origin::Flag("-v"));
         // The status file follows the database it sits beside.
         assert_eq!(s.status_file.value, PathBuf::from("/tmp/watch-status.json"));
+    }
+
+    #[test]
+    fn the_mute_file_defaults_to_the_repository_and_the_flag_names_another() {
+        let s = resolve(Flags::default(), &[("HOME", "/h")]);
+        assert_eq!(s.mutes.value, PathBuf::from(".stance/mutes.yaml"));
+        assert_eq!(s.mutes.origin, Origin::Default);
+        let flags = Flags {
+            mutes: Some("ci/mutes.yaml".into()),
+            ..Flags::default()
+        };
+        let s = resolve(flags, &[("HOME", "/h")]);
+        assert_eq!(s.mutes.value, PathBuf::from("ci/mutes.yaml"));
+        assert_eq!(s.mutes.origin, Origin::Flag("--mutes"));
     }
 
     #[test]

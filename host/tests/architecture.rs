@@ -173,6 +173,13 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "mutes",
+        &[
+            "collect", "events", "catalog", "runtime", "pipeline", "store", "report", "notify",
+            "pack", "devkit", "bench", "watch", "cli", "settings", "net", "intake",
+        ],
+    ),
+    (
         "collect",
         &[
             "catalog", "runtime", "pipeline", "store", "report", "notify", "devkit", "bench",
@@ -197,7 +204,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "runtime",
         &[
             "collect", "events", "catalog", "pipeline", "store", "report", "notify", "pack",
-            "devkit", "bench", "watch", "cli", "settings", "net",
+            "devkit", "bench", "watch", "cli", "settings", "net", "mutes",
         ],
     ),
     (

@@ -243,7 +243,7 @@ fn version_names_every_contract() {
     assert_eq!(code, 0);
     assert_eq!(v["database"]["exists"], true, "{v:#}");
     assert!(
-        v["database"]["schema"].as_i64().is_some_and(|s| s >= 4),
+        v["database"]["schema"].as_i64().is_some_and(|s| s >= 5),
         "{v:#}"
     );
 }

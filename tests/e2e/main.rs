@@ -10,6 +10,7 @@ mod demo;
 mod detect;
 mod hostile;
 mod inputs;
+mod mutes;
 mod packs;
 mod plugin_dev;
 mod plugins;

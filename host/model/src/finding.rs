@@ -59,7 +59,8 @@ pub struct MuteRef {
     /// Who owns the decision, when the mute names someone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    /// The last day the mute applies (`YYYY-MM-DD`); `None` for a permanent mute.
+    /// The day the mute stops applying (`YYYY-MM-DD`, UTC; it covers findings
+    /// of scans before that day); `None` for a permanent mute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
 }

@@ -87,7 +87,7 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct SuppressArgs {
-    /// The rule id whose alerts to silence
+    /// The rule id whose alerts to silence, or a glob (`stance-test-*`, as in mutes)
     #[arg(long, value_name = "RULE")]
     rule: String,
 

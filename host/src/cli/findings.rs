@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::{Context, bail};
 
 use super::{Globals, exit_code};
@@ -55,9 +57,19 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Exit 1 when a listed finding fails at or above this severity
+    /// Exit 1 when a listed, unmuted finding fails at or above this severity
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+
+    /// Exit 1 only for the scan's unmuted failures that are new or reopened
+    /// since the previous scan of its scope (or whose mute expired since);
+    /// with --fail-on, only those at or above its severity
+    #[arg(long)]
+    fail_on_new: bool,
+
+    /// Also list failures a mute covered when the scan ran
+    #[arg(long)]
+    show_muted: bool,
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
@@ -101,6 +113,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         resource_type: args.resource_type,
         sources: args.sources,
         include_duplicates: args.include_duplicates,
+        hide_muted: !args.show_muted,
     };
     let mut out = super::output(args.output.as_deref())?;
     // JSON and CSV stream from the query: memory stays flat however many findings.
@@ -112,5 +125,42 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         report::use_color(args.output.is_some()),
     )?;
     out.flush()?;
+    if let (true, Some(scan)) = (args.fail_on_new, scan) {
+        let gating = new_failures(g, &store, scan, args.fail_on)?;
+        return Ok(exit_code(false, gating, Some(Severity::Info)));
+    }
     Ok(exit_code(false, worst, args.fail_on))
+}
+
+/// The severities of the failures `--fail-on-new` counts in `scan` (at or
+/// above `min`), each named on stderr unless `--quiet`.
+pub(crate) fn new_failures(
+    g: &Globals,
+    store: &crate::store::Store,
+    scan: i64,
+    min: Option<Severity>,
+) -> anyhow::Result<Vec<Severity>> {
+    let found = store
+        .new_failures(scan, min)
+        .context("reading the new failures")?;
+    if !g.quiet() {
+        let mut err = report::TerminalWriter::new(std::io::stderr().lock());
+        let at = min.map(|m| format!(" at or above {m}")).unwrap_or_default();
+        writeln!(
+            err,
+            "--fail-on-new: {} unmuted failure(s){at} new or reopened since the previous scan of the scope",
+            found.len()
+        )?;
+        for f in found.iter().take(20) {
+            writeln!(
+                err,
+                "  {} {} {} ({})",
+                f.severity, f.rule_id, f.resource, f.why
+            )?;
+        }
+        if found.len() > 20 {
+            writeln!(err, "  … and {} more", found.len() - 20)?;
+        }
+    }
+    Ok(found.iter().map(|f| f.severity).collect())
 }

@@ -12,6 +12,7 @@ mod detect;
 mod findings;
 mod key;
 mod limits;
+mod mutes;
 mod pack;
 mod plugin;
 mod plugin_dev;
@@ -69,6 +70,9 @@ enum Command {
     Collect(collect::Args),
     /// Query the findings of a scan (the latest by default)
     Findings(findings::Args),
+    /// Mutes of failing findings (accepted risks, with a reason and an end date): add, list, audit
+    #[command(subcommand)]
+    Mutes(mutes::Command),
     /// List the assets of a scan
     Assets(assets::Args),
     /// List past scans
@@ -121,6 +125,11 @@ pub fn main() -> ExitCode {
             Command::Watch(args) => args.status_file(),
             _ => None,
         },
+        mutes: match &cli.command {
+            Command::Scan(args) => args.mutes(),
+            Command::Mutes(cmd) => cmd.mutes(),
+            _ => None,
+        },
     };
     let settings = Settings::resolve(&flags, Env::from_process());
     init_logging(&settings);
@@ -145,6 +154,7 @@ fn run(cli: Cli, g: Globals) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(g, args),
         Command::Collect(args) => collect::run(g, args),
         Command::Findings(args) => findings::run(g, args),
+        Command::Mutes(cmd) => mutes::run(g, cmd),
         Command::Assets(args) => assets::run(g, args),
         Command::Scans(args) => scans::run(g, args),
         Command::Report(args) => report::run(g, args),

@@ -37,9 +37,23 @@ pub struct Args {
     #[command(flatten)]
     trust: super::pack::TrustArgs,
 
-    /// Exit 1 when a finding fails at or above this severity
+    /// Exit 1 when an unmuted finding fails at or above this severity
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+
+    /// Exit 1 only for unmuted failures that are new or reopened since the
+    /// previous scan of the same scope (or whose mute expired since); with
+    /// --fail-on, only those at or above its severity
+    #[arg(long)]
+    fail_on_new: bool,
+
+    /// Mute file (default: .stance/mutes.yaml in the current directory, when it exists)
+    #[arg(long, value_name = "FILE")]
+    mutes: Option<PathBuf>,
+
+    /// Also list failures a mute covers (marked `muted`)
+    #[arg(long)]
+    show_muted: bool,
 
     /// Output format of the failing findings
     #[arg(long, value_enum, default_value = "table")]
@@ -61,7 +75,17 @@ pub struct Args {
     limits: super::limits::LimitArgs,
 }
 
+impl Args {
+    /// `--mutes FILE`, for the settings.
+    pub(crate) fn mutes(&self) -> Option<PathBuf> {
+        self.mutes.clone()
+    }
+}
+
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    // A bad mute file is refused before anything is opened or stored.
+    let mutes =
+        super::mutes::load(g).context("the mute file is refused; nothing was scanned or stored")?;
     let mut store = g.store()?;
     let rt = g.runtime()?;
     let selection = Selection {
@@ -89,12 +113,13 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         g,
         "{spinner} evaluating [{bar:30}] {pos}/{len} batches {elapsed}",
     );
-    let report = pipeline::scan::run(
+    let report = pipeline::scan::run_muted(
         &mut store,
         &snapshot,
         &label,
         &opts,
         &plugins,
+        &mutes,
         &|done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -106,6 +131,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let filter = FindingFilter {
         scan: Some(report.scan_id),
         statuses: vec![Status::Fail, Status::Error],
+        hide_muted: !args.show_muted,
         ..Default::default()
     };
     let mut out = super::output(args.output.as_deref())?;
@@ -123,6 +149,10 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     out.flush()?;
     if !g.quiet() {
         report::summary::write(&mut std::io::stderr().lock(), &report)?;
+    }
+    if args.fail_on_new {
+        let gating = super::findings::new_failures(g, &store, report.scan_id, args.fail_on)?;
+        return Ok(exit_code(report.has_errors(), gating, Some(Severity::Info)));
     }
     Ok(exit_code(report.has_errors(), worst, args.fail_on))
 }

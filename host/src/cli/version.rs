@@ -82,6 +82,7 @@ fn write_table(
         ("packs", path(&s.pack_dir)),
         ("component cache", opt_path(&s.cache_dir)),
         ("watch status file", path(&s.status_file)),
+        ("mute file", path(&s.mutes)),
         (
             "storage backend",
             (

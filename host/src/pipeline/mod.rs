@@ -8,4 +8,7 @@ pub mod detect;
 pub mod scan;
 
 pub use detect::{DetectOptions, DetectReport, DetectorSet, DetectorSummary, load_detectors};
-pub use scan::{PluginSummary, ScanError, ScanOptions, ScanReport, load_plugins, peak_rss_bytes};
+pub use scan::{
+    ExpiredMute, MuteSummary, PluginSummary, ScanError, ScanOptions, ScanReport, load_plugins,
+    peak_rss_bytes,
+};

@@ -3,17 +3,20 @@
 //! the input limits before batching (an asset whose body plugins cannot
 //! take is `error` on its own, never in its batch's neighbours); every
 //! batch evaluated in parallel, bisected when it fails; everything stored
-//! in one transaction (`store`). Each step is its own function; the stages
-//! themselves live in their modules.
+//! in one transaction (`store`), each failure with the mute that covers it
+//! (`mutes`). Each step is its own function; the stages themselves live in
+//! their modules.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::intake::{InputLimits, json};
 use crate::model::{
-    self, Asset, CollectionError, FailureRecord, Finding, Snapshot, Status, now_rfc3339,
+    self, Asset, CollectionError, FailureRecord, Finding, MuteRef, Snapshot, Status, now_rfc3339,
 };
+use crate::mutes::{MuteError, MuteSet, Subject};
 use crate::runtime::evaluate::error_findings_saying;
 use crate::runtime::{
     BatchOutcome, EvaluationPlan, PluginLoadError, PluginSource, PolicyPlugin, Runtime,
@@ -44,6 +47,9 @@ pub enum ScanError {
     /// The evaluation threads could not start.
     #[error("cannot start {0} evaluation threads: {1}")]
     Threads(usize, String),
+    /// The mute file names a rule no plugin carries.
+    #[error(transparent)]
+    Mutes(#[from] MuteError),
 }
 
 /// How a scan evaluates.
@@ -125,6 +131,33 @@ pub struct ScanReport {
     pub elapsed: Duration,
     /// Peak resident memory of the process.
     pub peak_rss_bytes: Option<u64>,
+    /// What the mutes did.
+    pub mutes: MuteSummary,
+}
+
+/// What a scan's mutes did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MuteSummary {
+    /// The mute file; `None` when there was none.
+    pub file: Option<String>,
+    /// Mutes in force on the scan's day.
+    pub in_force: usize,
+    /// Failures they muted.
+    pub muted: usize,
+    /// Mutes of the file that had expired, each with the failures it would
+    /// have covered (now reported failing).
+    pub expired: Vec<ExpiredMute>,
+}
+
+/// A mute past its end date.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExpiredMute {
+    /// Its id.
+    pub id: String,
+    /// The day it stopped applying.
+    pub expires: String,
+    /// Failures it covered that fail again in this scan.
+    pub failing: usize,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -163,9 +196,9 @@ pub fn load_plugins(
     Ok(plugins)
 }
 
-/// Scan a collection with loaded plugins into the store. `source` names
-/// where the collection came from (`snapshot:FILE`, `aws`); `on_batch(done,
-/// total)` reports progress.
+/// Scan a collection with loaded plugins into the store, without mutes.
+/// `source` names where the collection came from (`snapshot:FILE`, `aws`);
+/// `on_batch(done, total)` reports progress.
 pub fn run(
     store: &mut Store,
     snapshot: &Snapshot,
@@ -174,13 +207,38 @@ pub fn run(
     plugins: &[PolicyPlugin],
     on_batch: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ScanReport, ScanError> {
+    run_muted(
+        store,
+        snapshot,
+        source,
+        opts,
+        plugins,
+        &MuteSet::default(),
+        on_batch,
+    )
+}
+
+/// [`run`], with `mutes` applied to the failures on today's date (UTC).
+/// A mute naming a rule that no plugin carries is refused before anything
+/// is stored.
+pub fn run_muted(
+    store: &mut Store,
+    snapshot: &Snapshot,
+    source: &str,
+    opts: &ScanOptions,
+    plugins: &[PolicyPlugin],
+    mutes: &MuteSet,
+    on_batch: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ScanReport, ScanError> {
     let start = Instant::now();
+    mutes.check_rules(&|id| plugins.iter().any(|p| p.rule(id).is_some()))?;
+    let muter = Muter::new(mutes, &snapshot.assets, chrono::Utc::now().date_naive());
     let scope = snapshot.scope.key(&snapshot.provider);
     let (fit, refused) = held_to(&snapshot.assets, &opts.limits);
     let plan = EvaluationPlan::new(plugins, &fit, opts.batch_size);
     let mut writer = begin(store, snapshot, source, &scope, plugins)?;
     writer.add_findings(&refused_findings(plugins, &refused))?;
-    let mut failures = evaluate(&plan, plugins, opts, &mut writer, on_batch)?;
+    let mut failures = evaluate(&plan, plugins, opts, &mut writer, &muter, on_batch)?;
     let (scan_id, totals) = writer.commit(&now_rfc3339())?;
     failures.sort_by(|a, b| (&a.plugin, a.batch).cmp(&(&b.plugin, b.batch)));
     Ok(ScanReport {
@@ -194,7 +252,87 @@ pub fn run(
         batches: plan.batches(),
         elapsed: start.elapsed(),
         peak_rss_bytes: peak_rss_bytes(),
+        mutes: muter.summary(),
     })
+}
+
+/// Which mute covers each failure of the scan, counting what the mutes did.
+struct Muter<'a> {
+    set: &'a MuteSet,
+    today: chrono::NaiveDate,
+    /// Resource tags, read only when a mute looks at tags.
+    tags: HashMap<&'a str, &'a [(String, String)]>,
+    muted: RefCell<usize>,
+    /// Expired mutes by id: failures each would have covered.
+    expired: RefCell<BTreeMap<String, usize>>,
+}
+
+impl<'a> Muter<'a> {
+    fn new(set: &'a MuteSet, assets: &'a [Asset], today: chrono::NaiveDate) -> Muter<'a> {
+        let tags = if set.uses_tags() {
+            assets
+                .iter()
+                .map(|a| (a.id.as_str(), a.tags.as_slice()))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        Muter {
+            set,
+            today,
+            tags,
+            muted: RefCell::new(0),
+            expired: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// The mute covering a failure, if one in force does.
+    fn cover(&self, f: &Finding) -> Option<MuteRef> {
+        if self.set.is_empty() {
+            return None;
+        }
+        let subject = Subject {
+            rule_id: &f.rule_id,
+            resource: &f.asset_id,
+            account: &f.account,
+            region: &f.region,
+            tags: self.tags.get(f.asset_id.as_str()).copied().unwrap_or(&[]),
+        };
+        let cover = self.set.cover(&subject, self.today);
+        if let Some(m) = cover.active {
+            *self.muted.borrow_mut() += 1;
+            return Some(m.to_ref());
+        }
+        if let Some(m) = cover.expired {
+            *self.expired.borrow_mut().entry(m.id.clone()).or_default() += 1;
+        }
+        None
+    }
+
+    fn summary(&self) -> MuteSummary {
+        let hits = self.expired.borrow();
+        MuteSummary {
+            file: self.set.file.as_ref().map(|f| f.display().to_string()),
+            in_force: self
+                .set
+                .mutes
+                .iter()
+                .filter(|m| !m.expired(self.today))
+                .count(),
+            muted: *self.muted.borrow(),
+            expired: self
+                .set
+                .mutes
+                .iter()
+                .filter(|m| m.expired(self.today))
+                .map(|m| ExpiredMute {
+                    id: m.id.clone(),
+                    expires: m.expires.map(|d| d.to_string()).unwrap_or_default(),
+                    failing: hits.get(&m.id).copied().unwrap_or(0),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Open the scan's transaction with what is known before evaluation: the
@@ -230,6 +368,7 @@ fn evaluate(
     plugins: &[PolicyPlugin],
     opts: &ScanOptions,
     writer: &mut ScanWriter<'_>,
+    muter: &Muter<'_>,
     on_batch: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Vec<FailureRecord>, ScanError> {
     let mut builder = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("stance-eval-{i}"));
@@ -252,7 +391,7 @@ fn evaluate(
         for (done, outcome) in rx.into_iter().enumerate() {
             on_batch(done + 1, total);
             if written.is_ok() {
-                written = write_outcome(writer, &outcome);
+                written = write_outcome(writer, muter, &outcome);
             }
             failures.extend(outcome.failures);
         }
@@ -261,8 +400,12 @@ fn evaluate(
     Ok(failures)
 }
 
-fn write_outcome(writer: &mut ScanWriter<'_>, outcome: &BatchOutcome) -> Result<(), StoreError> {
-    writer.add_findings(&outcome.findings)?;
+fn write_outcome(
+    writer: &mut ScanWriter<'_>,
+    muter: &Muter<'_>,
+    outcome: &BatchOutcome,
+) -> Result<(), StoreError> {
+    writer.add_findings_muted(&outcome.findings, &|f| muter.cover(f))?;
     for f in &outcome.failures {
         writer.add_failure(f)?;
     }

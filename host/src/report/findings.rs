@@ -34,6 +34,7 @@ const CSV_HEADER: &[&str] = &[
     "fingerprint",
     "first_seen",
     "last_seen",
+    "muted_by",
 ];
 
 /// Write findings as a table (coloured when `color`), JSON or CSV.
@@ -52,7 +53,8 @@ pub fn write(
 
 /// Write the findings `filter` selects from `store` in `format`: JSON and
 /// CSV stream from the query; a table (for people) is built whole. Returns
-/// the worst severity among the failing findings written, for `--fail-on`.
+/// the worst severity among the unmuted failing findings written, for
+/// `--fail-on` (a muted failure never trips it).
 pub fn write_query(
     out: &mut dyn Write,
     store: &Store,
@@ -109,16 +111,21 @@ pub fn write_scan_json(
     Ok(findings.worst.get())
 }
 
-/// The worst severity among failing findings.
+/// The worst severity among unmuted failing findings.
 pub fn worst_failing(rows: &[FindingRow]) -> Option<Severity> {
     rows.iter()
-        .filter(|f| f.status == Status::Fail)
+        .filter(|f| counts_for_fail_on(f))
         .map(|f| f.severity)
         .max()
 }
 
+/// A failure no mute covers: what `--fail-on` counts.
+fn counts_for_fail_on(f: &FindingRow) -> bool {
+    f.status == Status::Fail && f.muted_by.is_none()
+}
+
 fn note(worst: &Tally<Option<Severity>>, f: &FindingRow) {
-    if f.status == Status::Fail && worst.get().is_none_or(|w| f.severity > w) {
+    if counts_for_fail_on(f) && worst.get().is_none_or(|w| f.severity > w) {
         worst.set(Some(f.severity));
     }
 }
@@ -204,6 +211,10 @@ fn csv_row(f: &FindingRow) -> Vec<String> {
         f.fingerprint.clone(),
         f.first_seen.clone().unwrap_or_default(),
         f.last_seen.clone().unwrap_or_default(),
+        f.muted_by
+            .as_ref()
+            .map(|m| m.id.clone())
+            .unwrap_or_default(),
     ]
 }
 
@@ -218,8 +229,9 @@ fn write_table(out: &mut dyn Write, rows: &[FindingRow], color: bool) -> io::Res
         } else {
             &f.resource.name
         };
-        let status = match &f.lifecycle {
-            Some(l) if f.status == Status::Fail => format!("fail ({l})"),
+        let status = match (&f.lifecycle, &f.muted_by) {
+            (_, Some(m)) if f.status == Status::Fail => format!("muted ({})", m.id),
+            (Some(l), None) if f.status == Status::Fail => format!("fail ({l})"),
             _ => f.status.to_string(),
         };
         t.add_row(vec![

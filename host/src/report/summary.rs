@@ -39,7 +39,13 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             )
         })
         .collect();
-    writeln!(out, "  failing by severity: {}", by_sev.join(", "))?;
+    let muted = if t.muted > 0 {
+        " (muted ones apart)"
+    } else {
+        ""
+    };
+    writeln!(out, "  failing by severity{muted}: {}", by_sev.join(", "))?;
+    mutes(out, r)?;
     let life = |k: &str| t.by_lifecycle.get(k).copied().unwrap_or(0);
     writeln!(
         out,
@@ -77,6 +83,28 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
                 f.cause
             )?;
         }
+    }
+    Ok(())
+}
+
+/// What the mutes did: failures muted (kept apart from the counts `--fail-on`
+/// looks at), and mutes past their end date whose findings fail again.
+fn mutes(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
+    let m = &r.mutes;
+    let Some(file) = &m.file else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "  muted {} of the failures ({} mute(s) in force, {}; shown with --show-muted, not counted by --fail-on)",
+        m.muted, m.in_force, file
+    )?;
+    for e in &m.expired {
+        writeln!(
+            out,
+            "  mute {} expired on {}: {} finding(s) it covered fail again",
+            e.id, e.expires, e.failing
+        )?;
     }
     Ok(())
 }

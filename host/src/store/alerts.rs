@@ -123,9 +123,10 @@ impl Suppression {
         chrono::DateTime::parse_from_rfc3339(&self.until).is_ok_and(|t| t > *now)
     }
 
-    /// Whether it covers the alert (expiry not considered).
+    /// Whether it covers the alert (expiry not considered). The rule id is a
+    /// glob, as in mutes (`crate::mutes::glob`): `stance-test-*`.
     pub fn covers(&self, a: &Alert) -> bool {
-        if a.rule_id != self.rule_id {
+        if !crate::mutes::glob::matches(&self.rule_id, &a.rule_id) {
             return false;
         }
         if self.group_key.is_some() && a.group_key != self.group_key {
@@ -533,4 +534,43 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         source: r.get(17)?,
         suppressed_by: r.get(18)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_suppression_rule_is_a_glob_shared_with_mutes() {
+        let alert = Alert {
+            fingerprint: "f".into(),
+            rule_id: "stance-test-console-bruteforce".into(),
+            title: "t".into(),
+            plugin: "sigma".into(),
+            plugin_version: "0".into(),
+            severity: crate::model::Severity::High,
+            message: "m".into(),
+            event_ids: vec![],
+            group_key: None,
+            window_start: String::new(),
+            window_end: String::new(),
+            evidence: vec![],
+            account: "1".into(),
+            region: "us-east-1".into(),
+            source: "cloudtrail".into(),
+        };
+        let with_rule = |rule: &str| Suppression {
+            id: 1,
+            rule_id: rule.into(),
+            group_key: None,
+            matches: vec![],
+            until: String::new(),
+            reason: "r".into(),
+            created_at: String::new(),
+        };
+        assert!(with_rule("stance-test-console-bruteforce").covers(&alert));
+        assert!(with_rule("stance-test-*").covers(&alert));
+        assert!(!with_rule("stance-prod-*").covers(&alert));
+        assert!(!with_rule("stance-test-console").covers(&alert));
+    }
 }

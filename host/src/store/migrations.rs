@@ -234,6 +234,11 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE alerts ADD COLUMN suppressed_by INTEGER;
     "#,
+    // 5: mutes. A failing finding a mute covered keeps its status and holds
+    // the mute (id, reason, owner, expiry) as JSON in `muted_by`.
+    r#"
+    ALTER TABLE findings ADD COLUMN muted_by TEXT;
+    "#,
 ];
 
 /// The schema version this Stance writes.

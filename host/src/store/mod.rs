@@ -21,7 +21,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
-pub use query::{AssetFilter, AssetRow, FindingFilter, FindingRow, ResourceRef, ScanRow};
+pub use query::{
+    AssetFilter, AssetRow, FindingFilter, FindingRow, NewFailure, ResourceRef, ScanRow,
+};
 pub use writer::{ScanMeta, ScanTotals, ScanWriter};
 
 /// How long a writer waits for another process's scan to commit.

@@ -116,6 +116,23 @@ pub struct FindingFilter {
     pub sources: Vec<String>,
     /// Also list imported findings that repeat one of Stance's own.
     pub include_duplicates: bool,
+    /// Leave out failures a mute covers (`--show-muted` keeps them).
+    pub hide_muted: bool,
+}
+
+/// A failure that `--fail-on-new` counts: unmuted, and new or reopened
+/// since the previous scan of the scope, or muted in that scan and no
+/// longer (its mute expired or was removed).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewFailure {
+    /// The rule's id.
+    pub rule_id: String,
+    /// The resource's id.
+    pub resource: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// `new`, `reopened`, or `unmuted` (it was muted in the previous scan).
+    pub why: String,
 }
 
 /// A stored asset (`stance assets`).
@@ -251,6 +268,49 @@ impl Store {
         Ok(())
     }
 
+    /// The complete scan of the same scope just before scan `id`; `None`
+    /// for the scope's first.
+    pub fn previous_scan_id(&self, id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT max(p.id) FROM scans p, scans s
+                 WHERE s.id = ?1 AND p.scope = s.scope AND p.id < s.id AND p.status = 'complete'",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The failures of scan `id` that `--fail-on-new` counts, at or above
+    /// `min` when given, worst first (see [`NewFailure`]).
+    pub fn new_failures(&self, id: i64, min: Option<Severity>) -> Result<Vec<NewFailure>> {
+        let previous = self.previous_scan_id(id)?;
+        let mut stmt = self.conn.prepare(
+            "SELECT f.rule_id, f.asset_id, f.severity,
+                    CASE WHEN f.lifecycle IN ('new', 'reopened') THEN f.lifecycle ELSE 'unmuted' END
+             FROM findings f
+             WHERE f.scan_id = ?1 AND f.status = 'fail' AND f.muted_by IS NULL
+               AND f.duplicate_of IS NULL AND f.severity_rank >= ?3
+               AND (f.lifecycle IN ('new', 'reopened')
+                    OR EXISTS (SELECT 1 FROM findings p WHERE p.scan_id = ?2
+                               AND p.fingerprint = f.fingerprint AND p.muted_by IS NOT NULL))
+             ORDER BY f.severity_rank DESC, f.rule_id, f.asset_id",
+        )?;
+        let rank = min.map_or(0, severity_rank);
+        let rows = stmt.query_map(rusqlite::params![id, previous, rank], |r| {
+            let severity: String = r.get(2)?;
+            Ok(NewFailure {
+                rule_id: r.get(0)?,
+                resource: r.get(1)?,
+                severity: severity.parse().unwrap_or(Severity::Info),
+                why: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Plugin failures recorded in a scan: (plugin, rule, batch, assets, kind, cause).
     pub fn plugin_failures(&self, scan: i64) -> Result<Vec<crate::model::FailureRecord>> {
         let mut stmt = self.conn.prepare(
@@ -370,7 +430,7 @@ impl Store {
 const FINDINGS_SELECT: &str = "SELECT f.scan_id, f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id), f.plugin, f.plugin_version,
         f.severity, f.status, f.lifecycle, f.asset_id, f.resource_type, COALESCE(a.name, ''),
         f.account, f.region, f.message, f.evidence, COALESCE(r.compliance, '[]'),
-        COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen, f.source, f.duplicate_of, f.details
+        COALESCE(r.remediation, '{}'), f.first_seen, f.last_seen, f.source, f.duplicate_of, f.details, f.muted_by
  FROM findings f
  LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = f.rule_id
  LEFT JOIN assets a ON a.scan_id = f.scan_id AND a.id = f.asset_id
@@ -406,6 +466,9 @@ impl FindingFilter {
         any_of("f.source", self.sources.iter().map(|s| text(s)).collect());
         if !self.include_duplicates {
             sql.push_str(" AND f.duplicate_of IS NULL");
+        }
+        if self.hide_muted {
+            sql.push_str(" AND f.muted_by IS NULL");
         }
         if let Some(min) = self.min_severity {
             sql.push_str(" AND f.severity_rank >= ?");
@@ -456,7 +519,9 @@ fn finding_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
         last_seen: r.get(19)?,
         source: r.get(20)?,
         duplicate_of: r.get(21)?,
-        muted_by: None,
+        muted_by: r
+            .get::<_, Option<String>>(23)?
+            .and_then(|m| serde_json::from_str(&m).ok()),
         details: r
             .get::<_, Option<String>>(22)?
             .and_then(|d| serde_json::from_str(&d).ok()),

@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::{Result, Store};
 use crate::model::FailureRecord;
-use crate::model::{Asset, CollectionError, Finding, ImportedFinding, Rule, Severity};
+use crate::model::{
+    Asset, CollectionError, Finding, ImportedFinding, MuteRef, Rule, Severity, Status,
+};
 
 /// What describes a scan before it runs.
 #[derive(Debug, Clone)]
@@ -50,6 +52,10 @@ pub struct ScanTotals {
     /// Imported findings that repeat one of Stance's own.
     #[serde(default)]
     pub duplicates: usize,
+    /// Failing findings a mute covers: counted in `by_status` (their status
+    /// stays `fail`) and `by_lifecycle`, not in `failed_by_severity`.
+    #[serde(default)]
+    pub muted: usize,
 }
 
 /// One scan being written: an immediate transaction that [`ScanWriter::commit`]
@@ -163,11 +169,22 @@ impl ScanWriter<'_> {
 
     /// Store findings of the scan (lifecycle is computed at commit).
     pub fn add_findings(&mut self, findings: &[Finding]) -> Result<()> {
+        self.add_findings_muted(findings, &|_| None)
+    }
+
+    /// Store findings of the scan, each failure with the mute that covers
+    /// it (`muted`; its status stays `fail`).
+    pub fn add_findings_muted(
+        &mut self,
+        findings: &[Finding],
+        muted: &dyn Fn(&Finding) -> Option<MuteRef>,
+    ) -> Result<()> {
         let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            "INSERT INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence, muted_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         for f in findings {
+            let mute = (f.status == Status::Fail).then(|| muted(f)).flatten();
             stmt.execute(params![
                 self.scan_id,
                 f.fingerprint,
@@ -183,6 +200,7 @@ impl ScanWriter<'_> {
                 f.status.as_str(),
                 f.message,
                 json(&f.evidence),
+                mute.as_ref().map(json),
             ])?;
         }
         Ok(())
@@ -400,7 +418,8 @@ fn update_state(tx: &Connection, scan: i64, scope: &str) -> Result<()> {
 fn totals(tx: &Connection, scan: i64) -> Result<ScanTotals> {
     let mut t = ScanTotals::default();
     let mut stmt = tx.prepare(
-        "SELECT status, severity, lifecycle, source, duplicate_of IS NOT NULL, count(*) FROM findings WHERE scan_id = ?1 GROUP BY 1, 2, 3, 4, 5",
+        "SELECT status, severity, lifecycle, source, duplicate_of IS NOT NULL, muted_by IS NOT NULL, count(*)
+         FROM findings WHERE scan_id = ?1 GROUP BY 1, 2, 3, 4, 5, 6",
     )?;
     let rows = stmt.query_map([scan], |r| {
         Ok((
@@ -409,11 +428,12 @@ fn totals(tx: &Connection, scan: i64) -> Result<ScanTotals> {
             r.get::<_, Option<String>>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, bool>(4)?,
-            r.get::<_, i64>(5)? as usize,
+            r.get::<_, bool>(5)?,
+            r.get::<_, i64>(6)? as usize,
         ))
     })?;
     for row in rows {
-        let (status, severity, lifecycle, source, duplicate, n) = row?;
+        let (status, severity, lifecycle, source, duplicate, muted, n) = row?;
         if duplicate {
             t.duplicates += n;
             continue;
@@ -423,7 +443,9 @@ fn totals(tx: &Connection, scan: i64) -> Result<ScanTotals> {
         }
         t.findings += n;
         *t.by_status.entry(status.clone()).or_default() += n;
-        if status == "fail" {
+        if status == "fail" && muted {
+            t.muted += n;
+        } else if status == "fail" {
             *t.failed_by_severity.entry(severity).or_default() += n;
         }
         if let Some(l) = lifecycle {
