@@ -575,11 +575,11 @@ mod tests {
         assert_eq!(
             pairs,
             [
-                ("0.0", "note"),
-                ("3.0", "note"),
-                ("5.5", "warning"),
+                ("9.5", "error"),
                 ("8.0", "error"),
-                ("9.5", "error")
+                ("5.5", "warning"),
+                ("3.0", "note"),
+                ("0.0", "note")
             ]
         );
         assert_eq!(uri("arn:aws:s3:::a/b"), "arn:aws:s3:::a/b");
