@@ -2,7 +2,8 @@
 # One way to run the moto AWS emulator for Stance's AWS tests and benchmarks.
 #
 #   tests/aws/moto.sh install          # create the venv with moto[server]==5.2.5, boto3, pySigma + its SQLite backend
-#                                      # and componentize-py (Python plugins) (idempotent)
+#                                      # and componentize-py (Python plugins), and the validators of the output
+#                                      # formats: jsonschema, py-ocsf-models, junitparser (idempotent)
 #   tests/aws/moto.sh start [PORT]     # start moto_server on 127.0.0.1 (a free port when none is given),
 #                                      # wait until it answers, print the port on stdout
 #   tests/aws/moto.sh stop [PORT]      # stop the server started for PORT (every server this script started
@@ -31,6 +32,10 @@ set -euo pipefail
 MOTO_VERSION=5.2.5
 # Builds Python plugins (`stance plugin build`); the version the Python SDK is tested with.
 COMPONENTIZE_PY_VERSION=0.25.1
+# Validators of the output formats (tests/fixtures/schemas/): SARIF's schema, OCSF 1.5.0's models, JUnit XML.
+JSONSCHEMA_VERSION=4.26.0
+PY_OCSF_MODELS_VERSION=0.10.0
+JUNITPARSER_VERSION=5.0.3
 VENV="${STANCE_MOTO_VENV:-$HOME/.cache/stance-build/venv}"
 STATE="${STANCE_MOTO_STATE:-/tmp/stance-moto}"
 FAKETIME_LIB=""
@@ -41,11 +46,12 @@ done
 die() { echo "moto.sh: $*" >&2; exit 1; }
 
 install_venv() {
-  if [[ -x "$VENV/bin/moto_server" ]] && [[ -x "$VENV/bin/componentize-py" ]] && "$VENV/bin/python" -c "import moto, boto3, sigma.backends.sqlite, sys; from importlib.metadata import version as v; sys.exit(0 if (moto.__version__, v('pysigma'), v('pysigma-backend-sqlite'), v('componentize-py')) == ('$MOTO_VERSION', '2.0.1', '2.1.1', '$COMPONENTIZE_PY_VERSION') else 1)" 2>/dev/null; then
+  if [[ -x "$VENV/bin/moto_server" ]] && [[ -x "$VENV/bin/componentize-py" ]] && "$VENV/bin/python" -c "import moto, boto3, sigma.backends.sqlite, jsonschema, py_ocsf_models, junitparser, sys; from importlib.metadata import version as v; sys.exit(0 if (moto.__version__, v('pysigma'), v('pysigma-backend-sqlite'), v('componentize-py'), v('jsonschema'), v('py-ocsf-models'), v('junitparser')) == ('$MOTO_VERSION', '2.0.1', '2.1.1', '$COMPONENTIZE_PY_VERSION', '$JSONSCHEMA_VERSION', '$PY_OCSF_MODELS_VERSION', '$JUNITPARSER_VERSION') else 1)" 2>/dev/null; then
     return 0
   fi
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" boto3 pysigma==2.0.1 pysigma-backend-sqlite==2.1.1 "componentize-py==$COMPONENTIZE_PY_VERSION"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" boto3 pysigma==2.0.1 pysigma-backend-sqlite==2.1.1 "componentize-py==$COMPONENTIZE_PY_VERSION" \
+    "jsonschema==$JSONSCHEMA_VERSION" "py-ocsf-models==$PY_OCSF_MODELS_VERSION" "junitparser==$JUNITPARSER_VERSION"
 }
 
 free_port() {

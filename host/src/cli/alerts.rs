@@ -230,6 +230,9 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         }
         None => {}
     }
+    if args.format == Format::Junit {
+        return Err(report::unsupported(args.format, "alerts").into());
+    }
     let store = g.store_read()?;
     let run = if args.latest {
         match store.latest_detection_run_id()? {
@@ -267,7 +270,8 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         limit: args.limit.map(|l| l as usize),
     })?;
     let mut out = report::open_output(args.output.as_deref())?;
-    report::alerts::write(&mut out, &rows, args.format)?;
+    let reasons = report::exchange::suppression_reasons(&store)?;
+    report::alerts::write_with_reasons(&mut out, &rows, args.format, &reasons)?;
     out.flush()?;
     Ok(exit_code(
         false,

@@ -104,6 +104,9 @@ pub struct Args {
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
+    if args.format == Format::Junit {
+        return Err(report::unsupported(args.format, "alerts").into());
+    }
     let range = time_range(&args)?;
     let inputs = Inputs::resolve(&args.inputs, args.log_format)
         .map_err(anyhow::Error::msg)?
@@ -158,7 +161,10 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
             &mut out,
             &serde_json::json!({"run": report, "alerts": rows, "routes": deliveries}),
         )?,
-        format => report::alerts::write(&mut out, &rows, format)?,
+        format => {
+            let reasons = report::exchange::suppression_reasons(&store)?;
+            report::alerts::write_with_reasons(&mut out, &rows, format, &reasons)?
+        }
     }
     out.flush()?;
     if !g.quiet() {

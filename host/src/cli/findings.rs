@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, value_name = "SEVERITY")]
     min_severity: Option<Severity>,
 
-    /// Only these statuses: pass, fail, error, or all (default: fail and error)
+    /// Only these statuses: pass, fail, error, or all (default: fail and error; all for junit, where passing rules are passing tests)
     #[arg(long, value_delimiter = ',', value_name = "STATUS")]
     status: Vec<String>,
 
@@ -74,7 +74,9 @@ pub struct Args {
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let store = g.store_read()?;
-    let statuses = if args.status.is_empty() {
+    let statuses = if args.status.is_empty() && args.format == Format::Junit {
+        Vec::new()
+    } else if args.status.is_empty() {
         vec![Status::Fail, Status::Error]
     } else if args.status.iter().any(|s| s == "all") {
         Vec::new()
@@ -116,7 +118,8 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         hide_muted: !args.show_muted,
     };
     let mut out = super::output(args.output.as_deref())?;
-    // JSON and CSV stream from the query: memory stays flat however many findings.
+    // JSON and CSV stream from the query: memory stays flat however many
+    // findings. SARIF, OCSF and JUnit group them (runs, rules), so they are read whole.
     let worst = report::findings::write_query(
         &mut out,
         &store,

@@ -353,6 +353,9 @@ fn list(g: &Globals, format: Format) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = report::open_output(None)?;
     match format {
+        Format::Sarif | Format::Ocsf | Format::Junit => {
+            return Err(report::unsupported(format, "packs").into());
+        }
         Format::Json => report::write_json(&mut out, &rows)?,
         Format::Csv => report::write_csv(
             &mut out,

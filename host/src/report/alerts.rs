@@ -26,9 +26,15 @@ const HEADER: &[&str] = &[
 
 /// Write stored alerts in `format`: every field in JSON, the main columns in
 /// CSV; severity, rule, time window, what, where and message in a table
-/// (`No alerts.` when there are none).
+/// (`No alerts.` when there are none); SARIF and OCSF as
+/// [`write_with_reasons`] without the suppressions' reasons. JUnit is
+/// refused: alerts are events, not tests (`--fail-on` gates CI on them).
 pub fn write(out: &mut dyn Write, rows: &[AlertRow], format: Format) -> io::Result<()> {
     match format {
+        Format::Sarif | Format::Ocsf => {
+            write_with_reasons(out, rows, format, &std::collections::BTreeMap::new())
+        }
+        Format::Junit => Err(super::unsupported(format, "alerts")),
         Format::Json => write_json(out, &rows),
         Format::Csv => write_csv(
             out,
@@ -89,6 +95,21 @@ pub fn write(out: &mut dyn Write, rows: &[AlertRow], format: Format) -> io::Resu
             }
             writeln!(out, "{t}")
         }
+    }
+}
+
+/// Write alerts in `format`; SARIF and OCSF name the reason of the
+/// suppression that silenced an alert (`reasons`, by suppression id).
+pub fn write_with_reasons(
+    out: &mut dyn Write,
+    rows: &[AlertRow],
+    format: Format,
+    reasons: &std::collections::BTreeMap<i64, String>,
+) -> io::Result<()> {
+    match format {
+        Format::Sarif => super::sarif::write_alerts(out, rows, reasons),
+        Format::Ocsf => super::ocsf::write_alerts(out, rows, reasons),
+        other => write(out, rows, other),
     }
 }
 

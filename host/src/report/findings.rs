@@ -1,4 +1,5 @@
-//! Findings as a table (for people), JSON (`docs/output-schema.md`) or CSV.
+//! Findings as a table (for people), JSON (`docs/output-schema.md`) or CSV;
+//! SARIF, OCSF and JUnit XML through [`super::exchange`] (`docs/output-formats.md`).
 //!
 //! JSON and CSV of a query are written as the store reads them
 //! ([`write_query`], [`write_scan_json`]): one finding in memory at a time,
@@ -48,6 +49,7 @@ pub fn write(
         Format::Json => write_json(out, &rows),
         Format::Csv => write_csv(out, CSV_HEADER, rows.iter().map(csv_row)),
         Format::Table => write_table(out, rows, color),
+        other => Err(super::unsupported(other, "findings without their scan")),
     }
 }
 
@@ -81,6 +83,11 @@ pub fn write_query(
         Format::Table => {
             let rows = store.findings(filter).map_err(io::Error::other)?;
             write_table(out, &rows, color)?;
+            Ok(worst_failing(&rows))
+        }
+        Format::Sarif | Format::Ocsf | Format::Junit => {
+            let rows = store.findings(filter).map_err(io::Error::other)?;
+            super::exchange::write_findings(out, store, filter.scan, &rows, format)?;
             Ok(worst_failing(&rows))
         }
     }

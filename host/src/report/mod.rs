@@ -1,16 +1,21 @@
 //! Reports: rendering what the store returns (and what a run reports) as
-//! tables, JSON, CSV or HTML, to a terminal or a file. Reports never query
+//! tables, JSON, CSV, HTML, SARIF, OCSF or JUnit XML, to a terminal or a
+//! file (`docs/output-formats.md`). Reports never query
 //! plugins, never re-read raw input, and never send anything off the
 //! machine (that is `notify`).
 
 pub mod alerts;
 pub mod compliance;
 pub mod coverage;
+pub mod exchange;
 pub mod findings;
 pub mod html;
 mod json;
+pub mod junit;
+pub mod ocsf;
 pub mod plugins;
 pub mod rules;
+pub mod sarif;
 pub mod suite;
 pub mod summary;
 pub mod terminal;
@@ -28,15 +33,47 @@ pub use terminal::{Table, TerminalWriter, escape_control, safe};
 /// Output format of data commands.
 ///
 /// `Table` is a table for people, as wide as the terminal; `Json` the rows
-/// as pretty-printed JSON; `Csv` a header and one record per row. The
-/// variants carry no doc comments of their own: clap would show them in the
-/// help of `--format`.
+/// as pretty-printed JSON; `Csv` a header and one record per row. `Sarif`
+/// (SARIF 2.1.0), `Ocsf` (OCSF 1.5.0) and `Junit` (JUnit XML) are the
+/// interchange formats of findings and alerts ([`sarif`], [`ocsf`],
+/// [`junit`]); a command that cannot write one refuses it ([`unsupported`]).
+/// The variants carry no doc comments of their own: clap would show them in
+/// the help of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 #[allow(missing_docs)]
 pub enum Format {
     Table,
     Json,
     Csv,
+    Sarif,
+    Ocsf,
+    Junit,
+}
+
+impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Sarif => "sarif",
+            Format::Ocsf => "ocsf",
+            Format::Junit => "junit",
+        }
+    }
+}
+
+/// The error of a format a command cannot write: which, for what, and what
+/// to use instead.
+pub fn unsupported(format: Format, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "--format {} is not available for {what}; use table, json or csv",
+            format.name()
+        ),
+    )
 }
 
 /// Where data goes: `--output FILE`, else stdout.
