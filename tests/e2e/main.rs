@@ -13,6 +13,8 @@ mod inputs;
 mod packs;
 mod plugin_dev;
 mod plugins;
+#[cfg(feature = "aws")]
+mod securityhub;
 mod store;
 mod support;
 mod watch;

@@ -351,6 +351,7 @@ fn list(g: &Globals, format: Format) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = report::open_output(None)?;
     match format {
+        Format::Asff => return Err(report::unsupported(format, "packs").into()),
         Format::Json => report::write_json(&mut out, &rows)?,
         Format::Csv => report::write_csv(
             &mut out,

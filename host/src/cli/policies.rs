@@ -159,6 +159,7 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = report::open_output(None)?;
     match a.format {
+        Format::Asff => return Err(report::unsupported(a.format, "policies").into()),
         Format::Json => report::write_json(
             &mut out,
             &selected.iter().map(|p| policy_json(p)).collect::<Vec<_>>(),

@@ -29,6 +29,7 @@ const HEADER: &[&str] = &[
 /// (`No alerts.` when there are none).
 pub fn write(out: &mut dyn Write, rows: &[AlertRow], format: Format) -> io::Result<()> {
     match format {
+        Format::Asff => Err(super::unsupported(format, "alerts")),
         Format::Json => write_json(out, &rows),
         Format::Csv => write_csv(
             out,

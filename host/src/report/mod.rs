@@ -4,6 +4,7 @@
 //! machine (that is `notify`).
 
 pub mod alerts;
+pub mod asff;
 pub mod compliance;
 pub mod coverage;
 pub mod findings;
@@ -11,6 +12,7 @@ pub mod html;
 mod json;
 pub mod plugins;
 pub mod rules;
+pub mod securityhub;
 pub mod suite;
 pub mod summary;
 pub mod terminal;
@@ -37,6 +39,15 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    Asff,
+}
+
+/// The error of a format a command cannot write (ASFF is for findings only).
+pub fn unsupported(format: Format, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("--format {format:?} is not available for {what}; use table, json or csv").to_lowercase(),
+    )
 }
 
 /// Where data goes: `--output FILE`, else stdout.

@@ -39,6 +39,7 @@ pub fn write(
     with_rules: bool,
 ) -> io::Result<()> {
     match format {
+        Format::Asff => Err(super::unsupported(format, "plugins")),
         Format::Json => write_json(out, &plugins),
         Format::Csv => write_csv(
             out,

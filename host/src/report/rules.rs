@@ -32,6 +32,7 @@ pub fn write(
         loaded.len() as f64 * 100.0 / total_docs as f64
     };
     match format {
+        Format::Asff => return Err(super::unsupported(format, "rule checks")),
         Format::Json => write_json(
             out,
             &serde_json::json!({

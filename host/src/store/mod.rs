@@ -9,6 +9,7 @@
 //! the database read-only ([`Store::open_read_only`]).
 
 mod alerts;
+mod exports;
 mod migrations;
 mod query;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use exports::{ExportCounts, ExportedFinding};
 pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
 pub use query::{AssetFilter, AssetRow, FindingFilter, FindingRow, ResourceRef, ScanRow};
 pub use writer::{ScanMeta, ScanTotals, ScanWriter};
