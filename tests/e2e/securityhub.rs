@@ -33,10 +33,17 @@ fn scan(env: &Env, snapshot: &Path) {
 fn export(env: &Env, moto: &Moto, extra: &[&str]) -> Output {
     let mut cmd = env.cmd();
     moto.env(&mut cmd);
-    cmd.args(["export", "securityhub", "--region", "us-east-1", "--format", "json"])
-        .args(extra)
-        .output()
-        .unwrap()
+    cmd.args([
+        "export",
+        "securityhub",
+        "--region",
+        "us-east-1",
+        "--format",
+        "json",
+    ])
+    .args(extra)
+    .output()
+    .unwrap()
 }
 
 fn export_json(env: &Env, moto: &Moto) -> Value {
@@ -61,7 +68,9 @@ fn hub_findings(moto: &Moto) -> BTreeMap<String, Value> {
 
 /// (rule, resource) → fingerprint of the failing Stance findings of the latest scan.
 fn failing(env: &Env) -> BTreeMap<(String, String), String> {
-    let (_, v) = env.json(&["findings", "--status", "fail", "--source", "stance", "--format", "json"]);
+    let (_, v) = env.json(&[
+        "findings", "--status", "fail", "--source", "stance", "--format", "json",
+    ]);
     v.as_array()
         .unwrap()
         .iter()
@@ -92,7 +101,10 @@ fn findings_round_trip_through_security_hub_and_resolved_ones_are_archived() {
     // 1. In: every failing Stance finding of the scan; out: exactly those.
     let v = export_json(&env, &moto);
     assert_eq!(v["imported"], failing1.len(), "{v:#}");
-    assert_eq!((v["archived"].as_u64(), v["failed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (v["archived"].as_u64(), v["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
     let hub1 = hub_findings(&moto);
     assert_eq!(hub1.len(), failing1.len());
     for fp in failing1.values() {
@@ -101,11 +113,19 @@ fn findings_round_trip_through_security_hub_and_resolved_ones_are_archived() {
         assert_eq!(f["Compliance"]["Status"], "FAILED");
         assert_eq!(f["AwsAccountId"], ACCOUNT);
     }
-    eprintln!("security hub round trip: {} failing findings in, {} findings out", failing1.len(), hub1.len());
+    eprintln!(
+        "security hub round trip: {} failing findings in, {} findings out",
+        failing1.len(),
+        hub1.len()
+    );
 
     // 2. Again: nothing sent, Security Hub unchanged.
     let v = export_json(&env, &moto);
-    assert_eq!((v["imported"].as_u64(), v["archived"].as_u64()), (Some(0), Some(0)), "{v:#}");
+    assert_eq!(
+        (v["imported"].as_u64(), v["archived"].as_u64()),
+        (Some(0), Some(0)),
+        "{v:#}"
+    );
     assert_eq!(v["unchanged"], failing1.len());
     assert_eq!(hub_findings(&moto), hub1, "a second export changes nothing");
 
@@ -122,14 +142,21 @@ fn findings_round_trip_through_security_hub_and_resolved_ones_are_archived() {
     assert_eq!(failing2.len() + 1, failing1.len());
     let v = export_json(&env, &moto);
     assert_eq!(v["archived"], 1, "{v:#}");
-    assert_eq!(v["imported"], failing2.len(), "a new scan refreshes the active findings");
+    assert_eq!(
+        v["imported"],
+        failing2.len(),
+        "a new scan refreshes the active findings"
+    );
     let hub2 = hub_findings(&moto);
     assert_eq!(hub2.len(), hub1.len(), "archived, not deleted");
     let gone = &hub2[&format!("stance/{fixed_fp}")];
     assert_eq!(gone["RecordState"], "ARCHIVED", "{gone:#}");
     assert_eq!(gone["Workflow"]["Status"], "RESOLVED");
     assert_eq!(gone["Compliance"]["Status"], "PASSED");
-    let active = hub2.values().filter(|f| f["RecordState"] == "ACTIVE").count();
+    let active = hub2
+        .values()
+        .filter(|f| f["RecordState"] == "ACTIVE")
+        .count();
     assert_eq!(active, failing2.len());
     eprintln!(
         "after the fix: {} active, {} archived ({} in Security Hub)",
@@ -141,7 +168,11 @@ fn findings_round_trip_through_security_hub_and_resolved_ones_are_archived() {
     // 4. Exporting the older scan again would undo that: refused.
     let out = export(&env, &moto, &["--scan", "1"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("older than scan #2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("older than scan #2"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(hub_findings(&moto), hub2);
 }
 
@@ -149,7 +180,9 @@ fn findings_round_trip_through_security_hub_and_resolved_ones_are_archived() {
 fn another_account_bad_or_missing_credentials_and_access_denied_are_refused() {
     let moto = Moto::start(&[]);
     let env = Env::new();
-    let other = std::fs::read_to_string(demo()).unwrap().replace(ACCOUNT, "111111111111");
+    let other = std::fs::read_to_string(demo())
+        .unwrap()
+        .replace(ACCOUNT, "111111111111");
     let path = env.path("other.json");
     std::fs::write(&path, other).unwrap();
     scan(&env, &path);
@@ -158,7 +191,10 @@ fn another_account_bad_or_missing_credentials_and_access_denied_are_refused() {
     let out = export(&env, &moto, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("refused") && err.contains("111111111111") && err.contains(ACCOUNT), "{err}");
+    assert!(
+        err.contains("refused") && err.contains("111111111111") && err.contains(ACCOUNT),
+        "{err}"
+    );
     assert!(hub_findings(&moto).is_empty());
 
     // Credentials moto does not know (its IAM enforcement on), then no credentials at all.
@@ -172,7 +208,11 @@ fn another_account_bad_or_missing_credentials_and_access_denied_are_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot identify the AWS account"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot identify the AWS account"),
+        "{}",
+        stderr(&out)
+    );
     let mut cmd = env.cmd();
     denied.env(&mut cmd);
     let out = cmd
@@ -182,7 +222,11 @@ fn another_account_bad_or_missing_credentials_and_access_denied_are_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("cannot identify the AWS account"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot identify the AWS account"),
+        "{}",
+        stderr(&out)
+    );
 
     // Allowed to say who it is, not to import: access denied, on a scan of its own account.
     let own = Env::new();
@@ -191,16 +235,33 @@ fn another_account_bad_or_missing_credentials_and_access_denied_are_refused() {
     let mut cmd = own.cmd();
     denied.env(&mut cmd);
     let out = cmd
-        .env("AWS_ACCESS_KEY_ID", creds["access_key_id"].as_str().unwrap())
-        .env("AWS_SECRET_ACCESS_KEY", creds["secret_access_key"].as_str().unwrap())
+        .env(
+            "AWS_ACCESS_KEY_ID",
+            creds["access_key_id"].as_str().unwrap(),
+        )
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            creds["secret_access_key"].as_str().unwrap(),
+        )
         .args(["export", "securityhub", "--region", "us-east-1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("access denied") && err.contains("securityhub:BatchImportFindings"), "{err}");
-    assert_eq!(std::fs::read(&own.db).unwrap(), own_db, "nothing stored changed");
-    assert_eq!(std::fs::read(&env.db).unwrap(), db, "nothing stored changed");
+    assert!(
+        err.contains("access denied") && err.contains("securityhub:BatchImportFindings"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&own.db).unwrap(),
+        own_db,
+        "nothing stored changed"
+    );
+    assert_eq!(
+        std::fs::read(&env.db).unwrap(),
+        db,
+        "nothing stored changed"
+    );
 }
 
 #[test]
@@ -214,8 +275,18 @@ fn findings_as_asff_have_every_required_attribute_within_the_limits() {
     let (_, rows) = env.json(&["findings", "--format", "json"]);
     assert_eq!(docs.len(), rows.as_array().unwrap().len());
     let required = [
-        "AwsAccountId", "CreatedAt", "Description", "GeneratorId", "Id", "ProductArn",
-        "Resources", "SchemaVersion", "Severity", "Title", "Types", "UpdatedAt",
+        "AwsAccountId",
+        "CreatedAt",
+        "Description",
+        "GeneratorId",
+        "Id",
+        "ProductArn",
+        "Resources",
+        "SchemaVersion",
+        "Severity",
+        "Title",
+        "Types",
+        "UpdatedAt",
     ];
     let chars = |d: &Value, k: &str| d[k].as_str().unwrap().chars().count();
     for d in &docs {
@@ -225,14 +296,26 @@ fn findings_as_asff_have_every_required_attribute_within_the_limits() {
         assert_eq!(d["SchemaVersion"], "2018-10-08");
         assert!(chars(d, "Title") <= 256 && chars(d, "Description") <= 1024);
         assert!(chars(d, "Id") <= 512 && chars(d, "GeneratorId") <= 512);
-        assert!(d["ProductArn"].as_str().unwrap().ends_with(&format!(":{ACCOUNT}:product/{ACCOUNT}/default")));
+        assert!(
+            d["ProductArn"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":{ACCOUNT}:product/{ACCOUNT}/default"))
+        );
         assert!(["FAILED", "NOT_AVAILABLE"].contains(&d["Compliance"]["Status"].as_str().unwrap()));
-        assert!(d["Compliance"]["RelatedRequirements"].as_array().is_none_or(|r| r.len() <= 32));
+        assert!(
+            d["Compliance"]["RelatedRequirements"]
+                .as_array()
+                .is_none_or(|r| r.len() <= 32)
+        );
         let res = &d["Resources"][0];
         for k in ["Type", "Id", "Partition", "Region"] {
             assert!(res[k].is_string(), "{k}: {d:#}");
         }
     }
-    assert!(docs.iter().any(|d| d["Resources"][0]["Type"] == "AwsS3Bucket"));
+    assert!(
+        docs.iter()
+            .any(|d| d["Resources"][0]["Type"] == "AwsS3Bucket")
+    );
     eprintln!("findings --format asff: {} documents checked", docs.len());
 }

@@ -66,7 +66,10 @@ pub struct SecurityHub {
 impl SecurityHub {
     /// Resolve credentials and region as collection does (`profile`; the
     /// region given, else the SDK's chain) and identify the caller's account.
-    pub async fn connect(profile: Option<String>, region: Option<String>) -> Result<Self, HubError> {
+    pub async fn connect(
+        profile: Option<String>,
+        region: Option<String>,
+    ) -> Result<Self, HubError> {
         let opts = AwsOptions {
             profile,
             regions: region.into_iter().collect(),
@@ -81,10 +84,9 @@ impl SecurityHub {
                 _ => HubError::Identity(AwsError::Identity(message)),
             }
         })?;
-        let account = identity
-            .account()
-            .map(str::to_string)
-            .ok_or_else(|| HubError::Identity(AwsError::Identity("no account in the answer".into())))?;
+        let account = identity.account().map(str::to_string).ok_or_else(|| {
+            HubError::Identity(AwsError::Identity("no account in the answer".into()))
+        })?;
         let region = base
             .region()
             .map_or_else(|| "us-east-1".to_string(), |r| r.to_string());
@@ -113,7 +115,10 @@ impl SecurityHub {
     /// One `BatchImportFindings` call with `documents` (ASFF JSON): the
     /// findings Security Hub did not accept, or why the call failed.
     pub async fn import(&self, documents: &[Value]) -> Result<Vec<FailedFinding>, HubError> {
-        let findings = documents.iter().map(finding).collect::<Result<Vec<_>, _>>()?;
+        let findings = documents
+            .iter()
+            .map(finding)
+            .collect::<Result<Vec<_>, _>>()?;
         let out = self
             .client
             .batch_import_findings()
@@ -125,10 +130,16 @@ impl SecurityHub {
                 // An emulator may answer a denial with a body the SDK cannot read: 403 says it.
                 let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
                 match kind {
-                    _ if forbidden => HubError::AccessDenied(format!("BatchImportFindings: {message}")),
-                    "access-denied" => HubError::AccessDenied(format!("BatchImportFindings: {message}")),
+                    _ if forbidden => {
+                        HubError::AccessDenied(format!("BatchImportFindings: {message}"))
+                    }
+                    "access-denied" => {
+                        HubError::AccessDenied(format!("BatchImportFindings: {message}"))
+                    }
                     "throttled" | "timeout" | "network" => HubError::Retryable(message),
-                    _ if message.contains("LimitExceeded") || message.contains("InternalException") => {
+                    _ if message.contains("LimitExceeded")
+                        || message.contains("InternalException") =>
+                    {
                         HubError::Retryable(message)
                     }
                     _ => HubError::Other(format!("BatchImportFindings: {message}")),
@@ -153,7 +164,11 @@ fn text(v: &Value, key: &str) -> Option<String> {
 fn strings(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -197,7 +212,10 @@ const KNOWN: &[&str] = &[
 pub fn finding(doc: &Value) -> Result<AwsSecurityFinding, HubError> {
     let id = text(doc, "Id").unwrap_or_default();
     let Some(object) = doc.as_object() else {
-        return Err(HubError::Document { id, message: "not a JSON object".into() });
+        return Err(HubError::Document {
+            id,
+            message: "not a JSON object".into(),
+        });
     };
     if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(HubError::Document {
@@ -227,10 +245,11 @@ pub fn finding(doc: &Value) -> Result<AwsSecurityFinding, HubError> {
         .set_remediation(doc.get("Remediation").map(remediation))
         .set_resources(Some(resources(doc)))
         .set_compliance(doc.get("Compliance").map(compliance))
-        .set_workflow(
-            doc.get("Workflow")
-                .map(|w| Workflow::builder().set_status(text(w, "Status").map(|s| s.as_str().into())).build()),
-        )
+        .set_workflow(doc.get("Workflow").map(|w| {
+            Workflow::builder()
+                .set_status(text(w, "Status").map(|s| s.as_str().into()))
+                .build()
+        }))
         .set_note(doc.get("Note").map(|n| {
             Note::builder()
                 .set_text(text(n, "Text"))
@@ -332,21 +351,43 @@ mod tests {
         let f = finding(&doc).unwrap();
         assert_eq!(f.id(), Some("stance/abc"));
         assert_eq!(f.generator_id(), Some("aws-s3-bucket-versioning-enabled"));
-        assert_eq!(f.severity().and_then(|s| s.label()).map(|l| l.as_str()), Some("HIGH"));
+        assert_eq!(
+            f.severity().and_then(|s| s.label()).map(|l| l.as_str()),
+            Some("HIGH")
+        );
         assert_eq!(f.record_state().map(|s| s.as_str()), Some("ACTIVE"));
-        assert_eq!(f.workflow().and_then(|w| w.status()).map(|s| s.as_str()), Some("SUPPRESSED"));
-        assert_eq!(f.compliance().and_then(|c| c.status()).map(|s| s.as_str()), Some("FAILED"));
-        assert_eq!(f.compliance().unwrap().related_requirements(), ["cis-aws 5.0.0/2.1.1"]);
+        assert_eq!(
+            f.workflow().and_then(|w| w.status()).map(|s| s.as_str()),
+            Some("SUPPRESSED")
+        );
+        assert_eq!(
+            f.compliance().and_then(|c| c.status()).map(|s| s.as_str()),
+            Some("FAILED")
+        );
+        assert_eq!(
+            f.compliance().unwrap().related_requirements(),
+            ["cis-aws 5.0.0/2.1.1"]
+        );
         let r = &f.resources()[0];
         assert_eq!(r.r#type(), Some("AwsS3Bucket"));
         assert_eq!(r.partition().map(|p| p.as_str()), Some("aws"));
-        assert_eq!(r.tags().and_then(|t| t.get("env")).map(String::as_str), Some("prod"));
+        assert_eq!(
+            r.tags().and_then(|t| t.get("env")).map(String::as_str),
+            Some("prod")
+        );
         assert_eq!(f.note().and_then(|n| n.text()), Some("muted"));
         assert_eq!(
-            f.remediation().and_then(|r| r.recommendation()).and_then(|r| r.url()),
+            f.remediation()
+                .and_then(|r| r.recommendation())
+                .and_then(|r| r.url()),
             Some("https://example.com")
         );
-        assert_eq!(f.product_fields().and_then(|p| p.get("stance/RuleId")).map(String::as_str), Some("r"));
+        assert_eq!(
+            f.product_fields()
+                .and_then(|p| p.get("stance/RuleId"))
+                .map(String::as_str),
+            Some("r")
+        );
         assert_eq!(f.finding_provider_fields().unwrap().types().len(), 1);
     }
 

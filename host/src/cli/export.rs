@@ -87,14 +87,21 @@ fn securityhub(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     }
     let (counts, failed) = send(g, &scan, &hub, &plan)?;
     summary(&args, &scan, &hub, &plan, counts, false)?;
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn resolve_scan(store: &Store, id: Option<i64>) -> anyhow::Result<ScanRow> {
     let id = match id {
         Some(id) => id,
         None => store.latest_scan_id()?.with_context(|| {
-            format!("no scans in {} yet; run `stance scan` first", store.path().display())
+            format!(
+                "no scans in {} yet; run `stance scan` first",
+                store.path().display()
+            )
         })?,
     };
     let scan = store.scan(id)?.with_context(|| {
@@ -139,7 +146,11 @@ fn check_account(scan: &ScanRow, account: &str) -> anyhow::Result<()> {
         bail!(
             "refused: the credentials are for account {account}, but scan #{} covers {}; Security Hub accepts a custom integration's findings only from the account they are about (AwsAccountId). Run the export with credentials of that account. Nothing was exported.",
             scan.id,
-            if accounts.is_empty() { "no account".to_string() } else { accounts.join(", ") }
+            if accounts.is_empty() {
+                "no account".to_string()
+            } else {
+                accounts.join(", ")
+            }
         );
     }
     Ok(())
@@ -158,7 +169,10 @@ fn make_plan(store: &Store, scan: &ScanRow, account: &str, region: &str) -> anyh
     };
     let mut absent = HashMap::new();
     for e in &exported {
-        absent.insert(e.fingerprint.clone(), store.finding_absent(&scan.scope, &e.fingerprint)?);
+        absent.insert(
+            e.fingerprint.clone(),
+            store.finding_absent(&scan.scope, &e.fingerprint)?,
+        );
     }
     Ok(planner::plan(
         &rows,
@@ -181,9 +195,12 @@ fn send(
     let documents = plan.send.iter().map(|p| p.document.clone()).collect();
     let bar = super::progress_bar(g, "{bar:30} {pos}/{len} findings sent");
     bar.set_length(plan.send.len() as u64);
-    let outcome = crate::net::block_on(sender::send(hub, documents, sender::Retry::default(), |n| {
-        bar.inc(n as u64)
-    }))?;
+    let outcome = crate::net::block_on(sender::send(
+        hub,
+        documents,
+        sender::Retry::default(),
+        |n| bar.inc(n as u64),
+    ))?;
     bar.finish_and_clear();
     let now = crate::model::now_rfc3339();
     let by_id: HashMap<String, &planner::Planned> = plan
@@ -199,28 +216,52 @@ fn send(
             fingerprint: p.fingerprint.clone(),
             scope: scan.scope.clone(),
             scan_id: scan.id,
-            record_state: p.document["RecordState"].as_str().unwrap_or("ACTIVE").to_string(),
+            record_state: p.document["RecordState"]
+                .as_str()
+                .unwrap_or("ACTIVE")
+                .to_string(),
             digest: p.digest.clone(),
             document: p.document.to_string(),
         })
         .collect();
     let counts = ExportCounts {
-        imported: accepted.iter().filter(|e| e.record_state == "ACTIVE").count(),
-        archived: accepted.iter().filter(|e| e.record_state == "ARCHIVED").count(),
+        imported: accepted
+            .iter()
+            .filter(|e| e.record_state == "ACTIVE")
+            .count(),
+        archived: accepted
+            .iter()
+            .filter(|e| e.record_state == "ARCHIVED")
+            .count(),
         unchanged: plan.unchanged,
         failed: outcome.failed.len(),
     };
     let mut store = g.store()?;
     store.record_exported(hub.account(), hub.region(), &accepted, &now)?;
-    store.record_export_run(hub.account(), hub.region(), (scan.id, &scan.scope), counts, &now)?;
+    store.record_export_run(
+        hub.account(),
+        hub.region(),
+        (scan.id, &scan.scope),
+        counts,
+        &now,
+    )?;
     let mut err = std::io::stderr().lock();
     for f in &outcome.failed {
-        writeln!(err, "error: finding {} not imported: {}: {}", safe(&f.id), safe(&f.code), safe(&f.message))?;
+        writeln!(
+            err,
+            "error: finding {} not imported: {}: {}",
+            safe(&f.id),
+            safe(&f.code),
+            safe(&f.message)
+        )?;
     }
     if let Some(stop) = &outcome.stopped {
         writeln!(err, "error: the export stopped: {}", safe(stop.to_string()))?;
     }
-    Ok((counts, !outcome.failed.is_empty() || outcome.stopped.is_some()))
+    Ok((
+        counts,
+        !outcome.failed.is_empty() || outcome.stopped.is_some(),
+    ))
 }
 
 fn summary(
@@ -257,10 +298,17 @@ fn summary(
         counts.failed
     )?;
     for (account, n) in &plan.other_accounts {
-        writeln!(out, "  {n} failing findings of account {account} not sent: export them with that account's credentials")?;
+        writeln!(
+            out,
+            "  {n} failing findings of account {account} not sent: export them with that account's credentials"
+        )?;
     }
     if plan.imported_left_out > 0 {
-        writeln!(out, "  {} findings imported from Security Hub or Inspector2 are never sent back", plan.imported_left_out)?;
+        writeln!(
+            out,
+            "  {} findings imported from Security Hub or Inspector2 are never sent back",
+            plan.imported_left_out
+        )?;
     }
     Ok(())
 }

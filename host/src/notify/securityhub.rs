@@ -72,8 +72,8 @@ pub fn batches(documents: Vec<Value>, max_bytes: usize) -> (Vec<Batch>, Vec<Fail
             continue;
         }
         let added = size + usize::from(!current.documents.is_empty());
-        let full = current.documents.len() == MAX_FINDINGS
-            || ENVELOPE + current.bytes + added > max_bytes;
+        let full =
+            current.documents.len() == MAX_FINDINGS || ENVELOPE + current.bytes + added > max_bytes;
         if full && !current.documents.is_empty() {
             out.push(std::mem::take(&mut current));
         }
@@ -294,7 +294,10 @@ mod tests {
         let docs: Vec<Value> = (0..250).map(|i| doc(i, 10)).collect();
         let (b, refused) = batches(docs, MAX_REQUEST_BYTES);
         assert!(refused.is_empty());
-        assert_eq!(b.iter().map(|b| b.documents.len()).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(
+            b.iter().map(|b| b.documents.len()).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
         assert_eq!(b[2].documents[49]["Id"], "stance/249");
     }
 
@@ -310,7 +313,12 @@ mod tests {
         for batch in &b {
             let body = serde_json::to_vec(&json!({"Findings": batch.documents})).unwrap();
             assert!(body.len() <= MAX_REQUEST_BYTES, "{}", body.len());
-            assert!(body.len() + 16 >= batch.bytes, "{} {}", body.len(), batch.bytes);
+            assert!(
+                body.len() + 16 >= batch.bytes,
+                "{} {}",
+                body.len(),
+                batch.bytes
+            );
         }
         let (b, _) = batches((0..5).map(|i| doc(i, 100)).collect(), 300);
         assert_eq!(b.len(), 3, "a tiny limit splits small findings too");

@@ -451,7 +451,14 @@ pub fn write(
     let docs: Vec<Value> = rows
         .iter()
         .filter(|r| exportable(r))
-        .map(|r| document(r, target, tags.get(&r.resource.id).unwrap_or(&none), scanned_at))
+        .map(|r| {
+            document(
+                r,
+                target,
+                tags.get(&r.resource.id).unwrap_or(&none),
+                scanned_at,
+            )
+        })
         .collect();
     super::write_json(out, &docs)?;
     Ok((docs.len(), rows.len() - docs.len()))
@@ -497,7 +504,9 @@ mod tests {
             ],
             remediation: Remediation {
                 guidance: "Turn versioning on.".into(),
-                references: vec!["https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html".into()],
+                references: vec![
+                    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html".into(),
+                ],
                 ..Remediation::default()
             },
             first_seen: Some("2026-11-01T00:00:00Z".into()),
@@ -565,7 +574,10 @@ mod tests {
         );
         assert_eq!(d["Workflow"]["Status"], "NEW");
         assert_eq!(d["RecordState"], "ACTIVE");
-        assert_eq!(d["Remediation"]["Recommendation"]["Text"], "Turn versioning on.");
+        assert_eq!(
+            d["Remediation"]["Recommendation"]["Text"],
+            "Turn versioning on."
+        );
         assert_eq!(d["ProductFields"]["stance/Lifecycle"], "new");
         assert_eq!(d["CreatedAt"], "2026-11-01T00:00:00Z");
         assert!(d.get("Note").is_none());
@@ -585,7 +597,10 @@ mod tests {
         assert_eq!(d["RecordState"], "ACTIVE");
         assert_eq!(d["Compliance"]["Status"], "FAILED");
         let note = d["Note"]["Text"].as_str().unwrap();
-        assert!(note.contains("RISK-142") && note.contains("2027-03-31"), "{note}");
+        assert!(
+            note.contains("RISK-142") && note.contains("2027-03-31"),
+            "{note}"
+        );
         assert_eq!(d["ProductFields"]["stance/MutedBy"], "m1");
     }
 
@@ -593,7 +608,11 @@ mod tests {
     fn passes_errors_and_archived_findings_map_to_their_states() {
         let pass = doc(&row(Status::Pass));
         assert_eq!(
-            (&pass["RecordState"], &pass["Workflow"]["Status"], &pass["Compliance"]["Status"]),
+            (
+                &pass["RecordState"],
+                &pass["Workflow"]["Status"],
+                &pass["Compliance"]["Status"]
+            ),
             (&json!("ARCHIVED"), &json!("RESOLVED"), &json!("PASSED"))
         );
         let error = doc(&row(Status::Error));
@@ -628,7 +647,13 @@ mod tests {
         assert_eq!(chars(&d["Title"]), 256);
         assert_eq!(chars(&d["GeneratorId"]), 512);
         assert_eq!(chars(&d["Remediation"]["Recommendation"]["Text"]), 512);
-        assert_eq!(d["Compliance"]["RelatedRequirements"].as_array().unwrap().len(), 32);
+        assert_eq!(
+            d["Compliance"]["RelatedRequirements"]
+                .as_array()
+                .unwrap()
+                .len(),
+            32
+        );
         assert!(chars(&d["ProductFields"]["stance/RuleId"]) <= 2048);
         assert_eq!(cut("abc", 3), "abc");
         assert_eq!(cut("abcd", 3), "ab…");
@@ -649,11 +674,19 @@ mod tests {
         assert!(d["Compliance"].get("RelatedRequirements").is_none());
         let own = document(
             &r,
-            &Target { region: None, account: None },
+            &Target {
+                region: None,
+                account: None,
+            },
             &BTreeMap::new(),
             "2026-11-20T09:30:00Z",
         );
-        assert!(own["ProductArn"].as_str().unwrap().contains(":us-east-1:123456789012:"));
+        assert!(
+            own["ProductArn"]
+                .as_str()
+                .unwrap()
+                .contains(":us-east-1:123456789012:")
+        );
         assert_eq!(partition("arn:aws-cn:s3:::b", "cn-north-1"), "aws-cn");
         assert_eq!(partition("i-123", "us-gov-west-1"), "aws-us-gov");
     }
@@ -670,12 +703,21 @@ mod tests {
         }
         tags.insert(ours.resource.id.clone(), bucket);
         let mut out = Vec::new();
-        let (written, left) =
-            write(&mut out, &[ours, imported], &target(), &tags, "2026-11-20T09:30:00Z").unwrap();
+        let (written, left) = write(
+            &mut out,
+            &[ours, imported],
+            &target(),
+            &tags,
+            "2026-11-20T09:30:00Z",
+        )
+        .unwrap();
         assert_eq!((written, left), (1, 1));
         let v: Value = serde_json::from_slice(&out).unwrap();
         let t = v[0]["Resources"][0]["Tags"].as_object().unwrap();
         assert_eq!(t.len(), 50);
-        assert!(t.values().all(|v| v.as_str().unwrap().chars().count() == 256));
+        assert!(
+            t.values()
+                .all(|v| v.as_str().unwrap().chars().count() == 256)
+        );
     }
 }

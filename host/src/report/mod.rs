@@ -46,7 +46,8 @@ pub enum Format {
 pub fn unsupported(format: Format, what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("--format {format:?} is not available for {what}; use table, json or csv").to_lowercase(),
+        format!("--format {format:?} is not available for {what}; use table, json or csv")
+            .to_lowercase(),
     )
 }
 

@@ -76,8 +76,10 @@ pub fn plan(
     absent: impl Fn(&str) -> bool,
 ) -> Plan {
     let account = target.account.as_deref().unwrap_or_default();
-    let before: HashMap<&str, &ExportedFinding> =
-        exported.iter().map(|e| (e.fingerprint.as_str(), e)).collect();
+    let before: HashMap<&str, &ExportedFinding> = exported
+        .iter()
+        .map(|e| (e.fingerprint.as_str(), e))
+        .collect();
     let by_fingerprint: HashMap<&str, &FindingRow> =
         rows.iter().map(|r| (r.fingerprint.as_str(), r)).collect();
     let none = BTreeMap::new();
@@ -88,7 +90,10 @@ pub fn plan(
             continue;
         }
         if row.resource.account != account {
-            *plan.other_accounts.entry(row.resource.account.clone()).or_default() += 1;
+            *plan
+                .other_accounts
+                .entry(row.resource.account.clone())
+                .or_default() += 1;
             continue;
         }
         let tags = tags.get(&row.resource.id).unwrap_or(&none);
@@ -104,7 +109,10 @@ pub fn plan(
             }),
         }
     }
-    for e in exported.iter().filter(|e| e.record_state == "ACTIVE" && e.scope == scope) {
+    for e in exported
+        .iter()
+        .filter(|e| e.record_state == "ACTIVE" && e.scope == scope)
+    {
         let resolved = match by_fingerprint.get(e.fingerprint.as_str()) {
             Some(r) => r.status == Status::Pass,
             None => absent(&e.fingerprint),
@@ -128,7 +136,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Severity, Remediation};
+    use crate::model::{Remediation, Severity};
     use crate::store::ResourceRef;
 
     const SCOPE: &str = "aws:123456789012:us-east-1";
@@ -183,7 +191,14 @@ mod tests {
     }
 
     fn run(rows: &[FindingRow], exported: &[ExportedFinding], absent: bool) -> Plan {
-        plan(rows, exported, (SCOPE, "2026-11-02T00:00:00Z"), &target(), &BTreeMap::new(), |_| absent)
+        plan(
+            rows,
+            exported,
+            (SCOPE, "2026-11-02T00:00:00Z"),
+            &target(),
+            &BTreeMap::new(),
+            |_| absent,
+        )
     }
 
     #[test]
@@ -199,7 +214,10 @@ mod tests {
         let first = run(&rows, &[], false);
         assert_eq!(first.count(Change::Import), 1);
         assert_eq!(first.count(Change::Archive), 0);
-        assert_eq!(first.other_accounts, BTreeMap::from([("111111111111".to_string(), 1)]));
+        assert_eq!(
+            first.other_accounts,
+            BTreeMap::from([("111111111111".to_string(), 1)])
+        );
         assert_eq!(first.imported_left_out, 1);
         let exported: Vec<_> = first.send.iter().map(record).collect();
         let second = run(&rows, &exported, false);
@@ -209,7 +227,14 @@ mod tests {
 
     #[test]
     fn a_finding_that_passes_or_is_gone_is_archived_and_one_not_collected_is_kept() {
-        let first = run(&[row("a", Status::Fail, "123456789012"), row("b", Status::Fail, "123456789012")], &[], false);
+        let first = run(
+            &[
+                row("a", Status::Fail, "123456789012"),
+                row("b", Status::Fail, "123456789012"),
+            ],
+            &[],
+            false,
+        );
         let exported: Vec<_> = first.send.iter().map(record).collect();
         let fixed = run(&[row("a", Status::Pass, "123456789012")], &exported, true);
         assert_eq!(fixed.count(Change::Archive), 2, "a passes, b is gone");
@@ -218,7 +243,10 @@ mod tests {
             assert_eq!(p.document["Workflow"]["Status"], "RESOLVED");
         }
         let unknown = run(&[row("a", Status::Error, "123456789012")], &exported, false);
-        assert!(unknown.send.is_empty(), "an error or a collection gap archives nothing");
+        assert!(
+            unknown.send.is_empty(),
+            "an error or a collection gap archives nothing"
+        );
         let archived: Vec<_> = fixed.send.iter().map(record).collect();
         let again = run(&[row("a", Status::Pass, "123456789012")], &archived, true);
         assert!(again.send.is_empty(), "archived findings are archived once");

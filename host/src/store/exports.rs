@@ -220,18 +220,46 @@ mod tests {
     fn exports_are_recorded_per_account_and_region_and_replaced_by_newer_ones() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db")).unwrap();
-        assert!(store.exported_findings("123456789012", "us-east-1").unwrap().is_empty());
-        assert_eq!(store.last_export("123456789012", "us-east-1", "x").unwrap(), None);
+        assert!(
+            store
+                .exported_findings("123456789012", "us-east-1")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.last_export("123456789012", "us-east-1", "x").unwrap(),
+            None
+        );
         let now = "2026-11-20T00:00:00Z";
         store
-            .record_exported("123456789012", "us-east-1", &[finding("a", 1, "ACTIVE"), finding("b", 1, "ACTIVE")], now)
+            .record_exported(
+                "123456789012",
+                "us-east-1",
+                &[finding("a", 1, "ACTIVE"), finding("b", 1, "ACTIVE")],
+                now,
+            )
             .unwrap();
         store
-            .record_exported("123456789012", "us-east-1", &[finding("a", 2, "ARCHIVED")], now)
+            .record_exported(
+                "123456789012",
+                "us-east-1",
+                &[finding("a", 2, "ARCHIVED")],
+                now,
+            )
             .unwrap();
-        let got = store.exported_findings("123456789012", "us-east-1").unwrap();
-        assert_eq!(got, vec![finding("a", 2, "ARCHIVED"), finding("b", 1, "ACTIVE")]);
-        assert!(store.exported_findings("123456789012", "eu-west-1").unwrap().is_empty());
+        let got = store
+            .exported_findings("123456789012", "us-east-1")
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![finding("a", 2, "ARCHIVED"), finding("b", 1, "ACTIVE")]
+        );
+        assert!(
+            store
+                .exported_findings("123456789012", "eu-west-1")
+                .unwrap()
+                .is_empty()
+        );
         let counts = ExportCounts {
             imported: 2,
             ..ExportCounts::default()
@@ -239,7 +267,17 @@ mod tests {
         store
             .record_export_run("123456789012", "us-east-1", (2, "aws:x"), counts, now)
             .unwrap();
-        assert_eq!(store.last_export("123456789012", "us-east-1", "aws:x").unwrap(), Some(2));
-        assert_eq!(store.last_export("123456789012", "us-east-1", "aws:y").unwrap(), None);
+        assert_eq!(
+            store
+                .last_export("123456789012", "us-east-1", "aws:x")
+                .unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            store
+                .last_export("123456789012", "us-east-1", "aws:y")
+                .unwrap(),
+            None
+        );
     }
 }

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use exports::{ExportCounts, ExportedFinding};
 pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
+pub use exports::{ExportCounts, ExportedFinding};
 pub use query::{AssetFilter, AssetRow, FindingFilter, FindingRow, ResourceRef, ScanRow};
 pub use writer::{ScanMeta, ScanTotals, ScanWriter};
 
