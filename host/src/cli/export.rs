@@ -202,6 +202,13 @@ fn send(
         |n| bar.inc(n as u64),
     ))?;
     bar.finish_and_clear();
+    // Refused before Security Hub accepted anything (access denied): a
+    // clear error, and nothing stored changes.
+    if outcome.accepted.is_empty() {
+        if let Some(stop) = outcome.stopped {
+            return Err(explain(stop));
+        }
+    }
     let now = crate::model::now_rfc3339();
     let by_id: HashMap<String, &planner::Planned> = plan
         .send
