@@ -15,6 +15,8 @@ mod mutes;
 mod packs;
 mod plugin_dev;
 mod plugins;
+#[cfg(feature = "aws")]
+mod securityhub;
 mod store;
 mod support;
 mod watch;

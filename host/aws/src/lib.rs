@@ -13,11 +13,17 @@
 //! and region a collector reads, error classification, gaps, normalization);
 //! `config_source/` AWS Config as a source of other services' assets;
 //! `run.rs` the fan-out of one account.
+//!
+//! One module writes to AWS: [`securityhub_export`], the Security Hub client
+//! through which the host's exporter (`stance export securityhub`) imports
+//! Stance's findings, on the same credentials and configuration.
 #![warn(missing_docs)]
 
 #[cfg(feature = "config-recorder")]
 mod config_source;
 mod run;
+#[cfg(feature = "securityhub")]
+pub mod securityhub_export;
 mod services;
 mod toolkit;
 

@@ -46,7 +46,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let mut out = report::open_output(args.output.as_deref())?;
     match args.format {
-        Format::Sarif | Format::Ocsf | Format::Junit => {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
             return Err(report::unsupported(args.format, "assets").into());
         }
         Format::Json => report::write_json(&mut out, &rows)?,

@@ -9,6 +9,8 @@ mod assets;
 mod bench;
 mod collect;
 mod detect;
+#[cfg(feature = "securityhub-export")]
+mod export;
 mod findings;
 mod key;
 mod limits;
@@ -95,6 +97,10 @@ enum Command {
     Detect(detect::Args),
     /// Query stored alerts
     Alerts(alerts::Args),
+    /// Send findings off the machine: `export securityhub` imports a scan's findings into AWS Security Hub
+    #[cfg(feature = "securityhub-export")]
+    #[command(subcommand)]
+    Export(export::Command),
     /// Check Sigma detection rules
     #[command(subcommand)]
     Rules(rules::Command),
@@ -165,6 +171,8 @@ fn run(cli: Cli, g: Globals) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => detect::run(g, args),
         Command::Alerts(args) => alerts::run(g, args),
         Command::Rules(cmd) => rules::run(g, cmd),
+        #[cfg(feature = "securityhub-export")]
+        Command::Export(cmd) => export::run(g, cmd),
         Command::Bench(args) => bench::run(g, args),
         Command::Watch(args) => watch::run(g, args),
         Command::Version(args) => version::run(g, args),

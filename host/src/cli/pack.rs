@@ -353,7 +353,7 @@ fn list(g: &Globals, format: Format) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = report::open_output(None)?;
     match format {
-        Format::Sarif | Format::Ocsf | Format::Junit => {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
             return Err(report::unsupported(format, "packs").into());
         }
         Format::Json => report::write_json(&mut out, &rows)?,

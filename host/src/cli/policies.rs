@@ -159,7 +159,7 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut out = report::open_output(None)?;
     match a.format {
-        Format::Sarif | Format::Ocsf | Format::Junit => {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
             return Err(report::unsupported(a.format, "policies").into());
         }
         Format::Json => report::write_json(

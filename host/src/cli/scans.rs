@@ -22,7 +22,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let count =
         |m: &std::collections::BTreeMap<String, usize>, k: &str| m.get(k).copied().unwrap_or(0);
     match args.format {
-        Format::Sarif | Format::Ocsf | Format::Junit => {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
             return Err(report::unsupported(args.format, "scans").into());
         }
         Format::Json => report::write_json(&mut out, &scans)?,

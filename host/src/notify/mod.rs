@@ -26,12 +26,18 @@
 //! file = "/var/log/stance/alerts.ndjson"
 //! ```
 //!
+//! Findings go to AWS Security Hub as ASFF with `BatchImportFindings`
+//! ([`securityhub`]: batched, paced by a token bucket, retried), through
+//! `stance-aws`'s client.
+//!
 //! It sends what it is given; it never reads the store, never runs a
 //! plugin, and never renders for the terminal (that is `report`).
 
 pub mod file;
 pub mod http;
 pub mod pagerduty;
+#[cfg(feature = "securityhub-export")]
+pub mod securityhub;
 pub mod slack;
 pub mod webhook;
 

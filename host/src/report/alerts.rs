@@ -34,7 +34,7 @@ pub fn write(out: &mut dyn Write, rows: &[AlertRow], format: Format) -> io::Resu
         Format::Sarif | Format::Ocsf => {
             write_with_reasons(out, rows, format, &std::collections::BTreeMap::new())
         }
-        Format::Junit => Err(super::unsupported(format, "alerts")),
+        Format::Junit | Format::Asff => Err(super::unsupported(format, "alerts")),
         Format::Json => write_json(out, &rows),
         Format::Csv => write_csv(
             out,

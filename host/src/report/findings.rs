@@ -6,6 +6,7 @@
 //! however many the scan stored.
 
 use std::cell::Cell as Tally;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
@@ -15,7 +16,7 @@ use serde::{Serialize, Serializer};
 use super::{CsvOut, Format, table, write_csv, write_json};
 use crate::model::{Severity, Status};
 use crate::pipeline::ScanReport;
-use crate::store::{FindingFilter, FindingRow, Store, StoreError};
+use crate::store::{AssetFilter, FindingFilter, FindingRow, Store, StoreError};
 
 /// The CSV columns of a finding.
 const CSV_HEADER: &[&str] = &[
@@ -90,6 +91,19 @@ pub fn write_query(
             super::exchange::write_findings(out, store, filter.scan, &rows, format)?;
             Ok(worst_failing(&rows))
         }
+        Format::Asff => {
+            let rows = store.findings(filter).map_err(io::Error::other)?;
+            let (tags, scanned_at) = asff_context(store, filter.scan)?;
+            let target = super::asff::Target {
+                region: None,
+                account: None,
+            };
+            let (_, imported) = super::asff::write(out, &rows, &target, &tags, &scanned_at)?;
+            if imported > 0 {
+                tracing::info!("{imported} imported findings left out of the ASFF output");
+            }
+            Ok(worst_failing(&rows))
+        }
     }
 }
 
@@ -116,6 +130,44 @@ pub fn write_scan_json(
         },
     )?;
     Ok(findings.worst.get())
+}
+
+/// Tags of a scan's assets by id, and when the scan finished: what ASFF
+/// documents need beyond the finding rows.
+pub fn asff_context(
+    store: &Store,
+    scan: Option<i64>,
+) -> io::Result<(BTreeMap<String, BTreeMap<String, String>>, String)> {
+    let scan = match scan {
+        Some(s) => Some(s),
+        None => store.latest_scan_id().map_err(io::Error::other)?,
+    };
+    let Some(scan) = scan else {
+        return Ok((BTreeMap::new(), crate::model::now_rfc3339()));
+    };
+    let finished = store
+        .scan(scan)
+        .map_err(io::Error::other)?
+        .map_or_else(crate::model::now_rfc3339, |s| s.finished_at);
+    let assets = store
+        .assets(&AssetFilter {
+            scan: Some(scan),
+            ..AssetFilter::default()
+        })
+        .map_err(io::Error::other)?;
+    let tags = assets
+        .into_iter()
+        .filter_map(|a| {
+            let map: BTreeMap<String, String> = a
+                .tags
+                .as_object()?
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            (!map.is_empty()).then_some((a.id, map))
+        })
+        .collect();
+    Ok((tags, finished))
 }
 
 /// The worst severity among unmuted failing findings.

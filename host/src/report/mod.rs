@@ -5,6 +5,7 @@
 //! machine (that is `notify`).
 
 pub mod alerts;
+pub mod asff;
 pub mod compliance;
 pub mod coverage;
 pub mod exchange;
@@ -16,6 +17,7 @@ pub mod ocsf;
 pub mod plugins;
 pub mod rules;
 pub mod sarif;
+pub mod securityhub;
 pub mod suite;
 pub mod summary;
 pub mod terminal;
@@ -48,6 +50,7 @@ pub enum Format {
     Sarif,
     Ocsf,
     Junit,
+    Asff,
 }
 
 impl Format {
@@ -60,6 +63,7 @@ impl Format {
             Format::Sarif => "sarif",
             Format::Ocsf => "ocsf",
             Format::Junit => "junit",
+            Format::Asff => "asff",
         }
     }
 }

@@ -32,7 +32,7 @@ pub fn write(
         loaded.len() as f64 * 100.0 / total_docs as f64
     };
     match format {
-        Format::Sarif | Format::Ocsf | Format::Junit => {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
             return Err(super::unsupported(format, "rule checks"));
         }
         Format::Json => write_json(

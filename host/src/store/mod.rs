@@ -9,6 +9,7 @@
 //! the database read-only ([`Store::open_read_only`]).
 
 mod alerts;
+mod exports;
 mod migrations;
 mod query;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
+pub use exports::{ExportCounts, ExportedFinding};
 pub use query::{
     AssetFilter, AssetRow, FindingFilter, FindingRow, NewFailure, ResourceRef, ScanRow,
 };
