@@ -6,10 +6,12 @@
 pub mod alerts;
 pub mod compliance;
 pub mod coverage;
+pub mod diff;
 pub mod findings;
 pub mod html;
 mod json;
 pub mod plugins;
+pub mod prune;
 pub mod rules;
 pub mod suite;
 pub mod summary;

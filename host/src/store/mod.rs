@@ -9,8 +9,12 @@
 //! the database read-only ([`Store::open_read_only`]).
 
 mod alerts;
+mod diff;
 mod migrations;
+mod prune;
 mod query;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -21,6 +25,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
+pub use diff::{Change, DiffEntry, DiffError, ScanDiff};
+pub use prune::{PrunePolicy, PruneReport, PrunedRun, PrunedScan};
 pub use query::{AssetFilter, AssetRow, FindingFilter, FindingRow, ResourceRef, ScanRow};
 pub use writer::{ScanMeta, ScanTotals, ScanWriter};
 
