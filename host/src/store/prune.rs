@@ -264,10 +264,17 @@ impl Store {
         Ok((bodies, states))
     }
 
-    /// Give free pages back to the file system: incrementally when the
-    /// database is in incremental auto-vacuum mode, else with one VACUUM
-    /// that also switches it to that mode (so later prunes are cheap).
+    /// Give free pages back to the file system: nothing when none is free;
+    /// incrementally when the database is in incremental auto-vacuum mode,
+    /// else with one VACUUM that also switches it to that mode (so later
+    /// prunes are cheap).
     fn reclaim(&mut self) -> Result<&'static str> {
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        if free == 0 {
+            return Ok("none");
+        }
         let mode: i64 = self
             .conn
             .pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;

@@ -359,10 +359,11 @@ fn keep_scans_keeps_the_newest_of_each_scope_and_everything_they_need() {
         mode, 2,
         "the full vacuum switched to incremental auto-vacuum"
     );
-    // Pruning again: nothing more to go, and the cheap vacuum.
+    // Pruning again: nothing more to go, nothing to vacuum.
     let again = store.prune(&keep(2), true, &|_| {}).unwrap();
     assert!(again.scans.is_empty());
-    assert_eq!(again.vacuum, "incremental");
+    assert_eq!(again.vacuum, "none");
+
     // Keeping one leaves the newest scan of each scope.
     store.prune(&keep(1), false, &|_| {}).unwrap();
     assert_eq!(scan_ids(&store), [o1, s3]);
@@ -514,7 +515,7 @@ fn older_than_prunes_detection_runs_with_their_alerts() {
 fn a_prune_gives_the_space_back() {
     let (dir, mut store) = open();
     let many: Vec<String> = (0..2000).map(|i| format!("bucket-{i:05}")).collect();
-    for _ in 0..3 {
+    let big_scan = |store: &mut Store| {
         let mut w = store
             .begin_scan(ScanMeta {
                 started_at: "2026-12-01T00:00:00Z".into(),
@@ -536,9 +537,13 @@ fn a_prune_gives_the_space_back() {
             .collect();
         w.add_findings(&findings).unwrap();
         w.commit("2026-12-01T00:00:00Z").unwrap();
+    };
+    for _ in 0..3 {
+        big_scan(&mut store);
     }
     let path = dir.path().join("stance.db");
     let report = store.prune(&keep(1), true, &|_| {}).unwrap();
+    assert_eq!(report.vacuum, "full");
     assert!(report.wal_truncated);
     assert!(
         report.bytes_after * 2 < report.bytes_before,
@@ -547,9 +552,23 @@ fn a_prune_gives_the_space_back() {
         report.bytes_after
     );
     assert_eq!(report.bytes_after, prune::file_bytes(&path));
-    let free: i64 = store
-        .conn
-        .pragma_query_value(None, "freelist_count", |r| r.get(0))
-        .unwrap();
-    assert_eq!(free, 0);
+    let free = |s: &Store| -> i64 {
+        s.conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(free(&store), 0);
+    // The next prune that frees pages gives them back incrementally.
+    big_scan(&mut store);
+    let report = store.prune(&keep(1), true, &|_| {}).unwrap();
+    assert_eq!(report.vacuum, "incremental");
+    assert!(
+        report.bytes_after < report.bytes_before,
+        "{} → {}",
+        report.bytes_before,
+        report.bytes_after
+    );
+    assert_eq!(free(&store), 0);
+    // Nothing freed: nothing to vacuum.
+    assert_eq!(store.prune(&keep(1), true, &|_| {}).unwrap().vacuum, "none");
 }
