@@ -353,7 +353,7 @@ pub fn markdown(d: &ScanDiff, limit: usize) -> String {
     let counts = counts(d);
     let _ = writeln!(
         s,
-        "| {} |\n|{}|\n| {} |\n",
+        "| {} |\n|{}\n| {} |\n",
         counts
             .iter()
             .map(|(k, _)| *k)
