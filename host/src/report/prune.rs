@@ -24,7 +24,11 @@ pub fn write(out: &mut dyn Write, r: &PruneReport, json: bool) -> io::Result<()>
         plural(r.runs.len()),
         r.scans_kept,
         plural(r.scans_kept as usize),
-        if r.dry_run { "would remain" } else { "remain" }
+        match (r.dry_run, r.scans_kept) {
+            (true, _) => "would remain",
+            (false, 1) => "remains",
+            (false, _) => "remain",
+        }
     )?;
     for s in &r.scans {
         writeln!(
