@@ -350,15 +350,9 @@ fn keep_scans_keeps_the_newest_of_each_scope_and_everything_they_need() {
         ),
         0
     );
-    assert_eq!(report.vacuum, "full");
-    let mode: i64 = store
-        .conn
-        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
-        .unwrap();
-    assert_eq!(
-        mode, 2,
-        "the full vacuum switched to incremental auto-vacuum"
-    );
+    // A scan this small frees no whole page: nothing to vacuum (the
+    // vacuum itself is tested in a_prune_gives_the_space_back).
+    assert_eq!(report.vacuum, "none");
     // Pruning again: nothing more to go, nothing to vacuum.
     let again = store.prune(&keep(2), true, &|_| {}).unwrap();
     assert!(again.scans.is_empty());
