@@ -8,6 +8,7 @@ mod compliance;
 mod containment;
 mod demo;
 mod detect;
+mod diff;
 mod formats;
 mod hostile;
 mod inputs;

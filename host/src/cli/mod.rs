@@ -9,6 +9,7 @@ mod assets;
 mod bench;
 mod collect;
 mod detect;
+mod diff;
 #[cfg(feature = "securityhub-export")]
 mod export;
 mod findings;
@@ -19,6 +20,7 @@ mod pack;
 mod plugin;
 mod plugin_dev;
 mod policies;
+mod prune;
 mod report;
 mod rules;
 mod scan;
@@ -79,6 +81,10 @@ enum Command {
     Assets(assets::Args),
     /// List past scans
     Scans(scans::Args),
+    /// Compare two scans of one scope: new, reopened, fixed and still-failing findings, changed severity and evidence
+    Diff(diff::Args),
+    /// Retention: delete old scans (--keep-scans, --older-than) and detection runs, and reclaim the space
+    Prune(prune::Args),
     /// A compliance report of a scan (HTML, JSON, CSV, table)
     Report(report::Args),
     /// List, show and validate YAML policies
@@ -163,6 +169,8 @@ fn run(cli: Cli, g: Globals) -> anyhow::Result<ExitCode> {
         Command::Mutes(cmd) => mutes::run(g, cmd),
         Command::Assets(args) => assets::run(g, args),
         Command::Scans(args) => scans::run(g, args),
+        Command::Diff(args) => diff::run(g, args),
+        Command::Prune(args) => prune::run(g, args),
         Command::Report(args) => report::run(g, args),
         Command::Policies(cmd) => policies::run(g, cmd),
         Command::Plugin(cmd) => plugin::run(g, cmd),

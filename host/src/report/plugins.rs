@@ -39,7 +39,9 @@ pub fn write(
     with_rules: bool,
 ) -> io::Result<()> {
     match format {
-        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => Err(super::unsupported(format, "plugins")),
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
+            Err(super::unsupported(format, "plugins"))
+        }
         Format::Json => write_json(out, &plugins),
         Format::Csv => write_csv(
             out,

@@ -9,9 +9,13 @@
 //! the database read-only ([`Store::open_read_only`]).
 
 mod alerts;
+mod diff;
 mod exports;
 mod migrations;
+mod prune;
 mod query;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -22,7 +26,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use alerts::{AlertFilter, AlertRow, DetectionRunRow, DetectionWriter, RunTotals, Suppression};
+pub use diff::{Change, DiffEntry, DiffError, ScanDiff};
 pub use exports::{ExportCounts, ExportedFinding};
+pub use prune::{PrunePolicy, PruneReport, PrunedRun, PrunedScan};
 pub use query::{
     AssetFilter, AssetRow, FindingFilter, FindingRow, NewFailure, ResourceRef, ScanRow,
 };
