@@ -66,14 +66,14 @@ fn securityhub(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         .map_err(explain)?;
     let account = hub.account().to_string();
     check_account(&scan, &account)?;
-    if let Some(last) = store.last_export(&account, hub.region(), &scan.scope)? {
-        if last > scan.id {
-            bail!(
-                "refused: scan #{} is older than scan #{last}, already exported to Security Hub for account {account} in {}; exporting it would undo newer state. Export scan #{last} or a newer one.",
-                scan.id,
-                hub.region()
-            );
-        }
+    if let Some(last) = store.last_export(&account, hub.region(), &scan.scope)?
+        && last > scan.id
+    {
+        bail!(
+            "refused: scan #{} is older than scan #{last}, already exported to Security Hub for account {account} in {}; exporting it would undo newer state. Export scan #{last} or a newer one.",
+            scan.id,
+            hub.region()
+        );
     }
     let plan = make_plan(&store, &scan, &account, hub.region())?;
     if args.dry_run {
@@ -204,10 +204,10 @@ fn send(
     bar.finish_and_clear();
     // Refused before Security Hub accepted anything (access denied): a
     // clear error, and nothing stored changes.
-    if outcome.accepted.is_empty() {
-        if let Some(stop) = outcome.stopped {
-            return Err(explain(stop));
-        }
+    if outcome.accepted.is_empty()
+        && let Some(stop) = outcome.stopped
+    {
+        return Err(explain(stop));
     }
     let now = crate::model::now_rfc3339();
     let by_id: HashMap<String, &planner::Planned> = plan

@@ -233,6 +233,9 @@ fn list(g: &Globals, format: Format) -> anyhow::Result<ExitCode> {
         "REASON",
     ];
     match format {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
+            return Err(report::unsupported(format, "mute lists").into());
+        }
         Format::Json => report::write_json(&mut out, &views)?,
         Format::Csv => report::write_csv(
             &mut out,
@@ -356,6 +359,9 @@ fn write_audit(
         ]
     };
     match format {
+        Format::Sarif | Format::Ocsf | Format::Junit | Format::Asff => {
+            return Err(report::unsupported(format, "mute audits").into());
+        }
         Format::Json => {
             #[derive(Serialize)]
             struct Audit<'a> {

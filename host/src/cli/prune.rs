@@ -65,7 +65,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         g.store()?.prune(&policy, !args.no_vacuum, &|step| {
             if !quiet {
-                eprintln!("prune: {}", report::safe(step));
+                crate::say_err!("prune: {step}");
             }
         })?
     };
@@ -82,10 +82,10 @@ pub(crate) fn cutoff(age: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Str
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
     let bad = || {
         format!(

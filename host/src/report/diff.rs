@@ -190,7 +190,7 @@ enum Section {
 }
 
 impl Section {
-    fn entries<'a>(self, d: &'a ScanDiff) -> Vec<&'a DiffEntry> {
+    fn entries(self, d: &ScanDiff) -> Vec<&DiffEntry> {
         match self {
             Section::Change(c) => d.of(c).collect(),
             Section::Severity => d.entries.iter().filter(|e| e.severity_changed()).collect(),

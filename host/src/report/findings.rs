@@ -132,12 +132,12 @@ pub fn write_scan_json(
     Ok(findings.worst.get())
 }
 
+/// Tags by asset id.
+pub type AssetTags = BTreeMap<String, BTreeMap<String, String>>;
+
 /// Tags of a scan's assets by id, and when the scan finished: what ASFF
 /// documents need beyond the finding rows.
-pub fn asff_context(
-    store: &Store,
-    scan: Option<i64>,
-) -> io::Result<(BTreeMap<String, BTreeMap<String, String>>, String)> {
+pub fn asff_context(store: &Store, scan: Option<i64>) -> io::Result<(AssetTags, String)> {
     let scan = match scan {
         Some(s) => Some(s),
         None => store.latest_scan_id().map_err(io::Error::other)?,

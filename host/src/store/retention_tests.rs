@@ -259,7 +259,7 @@ fn across_scans_in_between_a_failure_is_new_only_if_it_never_failed_before_from(
 fn diffs_of_unknown_scans_other_scopes_a_single_scan_or_the_wrong_order_are_refused() {
     let (_dir, mut store) = open();
     let err = |s: &Store, f: Option<i64>, t: Option<i64>| {
-        s.diff_scans(f, t).err().expect("refused").to_string()
+        s.diff_scans(f, t).expect_err("refused").to_string()
     };
     assert!(err(&store, None, None).contains("no scans in"));
     let s1 = scan(&mut store, &[fail("a")]);
