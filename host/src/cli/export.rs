@@ -210,27 +210,7 @@ fn send(
         return Err(explain(stop));
     }
     let now = crate::model::now_rfc3339();
-    let by_id: HashMap<String, &planner::Planned> = plan
-        .send
-        .iter()
-        .map(|p| (p.document["Id"].as_str().unwrap_or_default().to_string(), p))
-        .collect();
-    let accepted: Vec<ExportedFinding> = outcome
-        .accepted
-        .iter()
-        .filter_map(|id| by_id.get(id))
-        .map(|p| ExportedFinding {
-            fingerprint: p.fingerprint.clone(),
-            scope: scan.scope.clone(),
-            scan_id: scan.id,
-            record_state: p.document["RecordState"]
-                .as_str()
-                .unwrap_or("ACTIVE")
-                .to_string(),
-            digest: p.digest.clone(),
-            document: p.document.to_string(),
-        })
-        .collect();
+    let accepted = accepted_records(scan, plan, &outcome.accepted);
     let counts = ExportCounts {
         imported: accepted
             .iter()
@@ -252,6 +232,39 @@ fn send(
         counts,
         &now,
     )?;
+    report_failures(&outcome)?;
+    Ok((
+        counts,
+        !outcome.failed.is_empty() || outcome.stopped.is_some(),
+    ))
+}
+
+/// What Security Hub accepted, as the store records it.
+fn accepted_records(scan: &ScanRow, plan: &Plan, accepted: &[String]) -> Vec<ExportedFinding> {
+    let by_id: HashMap<String, &planner::Planned> = plan
+        .send
+        .iter()
+        .map(|p| (p.document["Id"].as_str().unwrap_or_default().to_string(), p))
+        .collect();
+    accepted
+        .iter()
+        .filter_map(|id| by_id.get(id))
+        .map(|p| ExportedFinding {
+            fingerprint: p.fingerprint.clone(),
+            scope: scan.scope.clone(),
+            scan_id: scan.id,
+            record_state: p.document["RecordState"]
+                .as_str()
+                .unwrap_or("ACTIVE")
+                .to_string(),
+            digest: p.digest.clone(),
+            document: p.document.to_string(),
+        })
+        .collect()
+}
+
+/// Each finding Security Hub refused, and why the export stopped, on stderr.
+fn report_failures(outcome: &sender::Outcome) -> anyhow::Result<()> {
     let mut err = std::io::stderr().lock();
     for f in &outcome.failed {
         writeln!(
@@ -265,10 +278,7 @@ fn send(
     if let Some(stop) = &outcome.stopped {
         writeln!(err, "error: the export stopped: {}", safe(stop.to_string()))?;
     }
-    Ok((
-        counts,
-        !outcome.failed.is_empty() || outcome.stopped.is_some(),
-    ))
+    Ok(())
 }
 
 fn summary(
