@@ -123,7 +123,7 @@ fn resolve_scan(store: &Store, id: Option<i64>) -> anyhow::Result<ScanRow> {
 fn explain(e: HubError) -> anyhow::Error {
     match e {
         HubError::AccessDenied(m) => anyhow::anyhow!(
-            "{m}; the credentials need sts:GetCallerIdentity and securityhub:BatchImportFindings, and Security Hub must be enabled in the region. Nothing was exported."
+            "access denied: {m}; the credentials need sts:GetCallerIdentity and securityhub:BatchImportFindings, and Security Hub must be enabled in the region. Nothing was exported."
         ),
         other => anyhow::anyhow!("{other}. Nothing was exported."),
     }
