@@ -189,28 +189,30 @@ fn lying_registry() -> String {
         .to_string();
         let json = "application/vnd.oci.image.manifest.v1+json";
         if path == "/v2/" {
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}")
         } else if path.ends_with("/manifests/big") {
             write!(
                 conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: {json}\r\nContent-Length: {}\r\n\r\n{manifest}",
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {json}\r\nContent-Length: {}\r\n\r\n{manifest}",
                 manifest.len()
             )
         } else if path.ends_with("/manifests/huge") {
             write!(
                 conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: {json}\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: {json}\r\nTransfer-Encoding: chunked\r\n\r\n"
             )?;
             endless_chunks(conn)
         } else if path.ends_with(&oci_digest(config)) {
             write!(
                 conn,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
                 config.len()
             )?;
             conn.write_all(config)
         } else {
-            conn.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+            conn.write_all(
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+            )?;
             endless_chunks(conn)
         }
     })
