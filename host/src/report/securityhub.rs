@@ -136,40 +136,23 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Remediation, Severity};
-    use crate::store::ResourceRef;
+    use crate::report::exchange::samples;
 
     const SCOPE: &str = "aws:123456789012:us-east-1";
 
     fn row(fp: &str, status: Status, account: &str) -> FindingRow {
-        FindingRow {
-            scan_id: 2,
-            fingerprint: fp.into(),
-            rule_id: "aws-s3-bucket-public-read".into(),
-            title: "Buckets are not public".into(),
-            plugin: "yaml-policy".into(),
-            plugin_version: "0.1.0".into(),
-            severity: Severity::High,
-            status,
-            lifecycle: None,
-            resource: ResourceRef {
-                id: format!("arn:aws:s3:::{fp}"),
-                resource_type: "aws_s3_bucket".into(),
-                name: fp.into(),
-                account: account.into(),
-                region: "us-east-1".into(),
-            },
-            message: "public".into(),
-            evidence: Vec::new(),
-            compliance: Vec::new(),
-            remediation: Remediation::default(),
-            first_seen: Some("2026-11-01T00:00:00Z".into()),
-            last_seen: Some("2026-11-02T00:00:00Z".into()),
-            source: "stance".into(),
-            duplicate_of: None,
-            details: None,
-            muted_by: None,
-        }
+        let arn = format!("arn:aws:s3:::{fp}");
+        let mut r = samples::finding("aws-s3-bucket-public-read", &arn, status, None);
+        r.scan_id = 2;
+        r.fingerprint = fp.into();
+        r.title = "Buckets are not public".into();
+        r.resource.account = account.into();
+        r.resource.region = "us-east-1".into();
+        r.message = "public".into();
+        r.evidence = Vec::new();
+        r.first_seen = Some("2026-11-01T00:00:00Z".into());
+        r.last_seen = Some("2026-11-02T00:00:00Z".into());
+        r
     }
 
     fn target() -> Target {

@@ -2,10 +2,9 @@
 //! of a diff, the errors that refuse a comparison, what a prune keeps and
 //! removes, and lifecycle after a prune.
 
+use super::tests::rule;
 use super::*;
-use crate::model::{
-    Asset, CollectionError, Evidence, Finding, Remediation, Rule, Severity, Status, fingerprint,
-};
+use crate::model::{Asset, CollectionError, Evidence, Finding, Severity, Status, fingerprint};
 
 const SCOPE: &str = "aws:111111111111:eu-west-1";
 const OTHER: &str = "aws:222222222222:eu-west-1";
@@ -33,20 +32,6 @@ fn asset(id: &str) -> Asset {
         // A body of its own per asset, so that bodies are told apart.
         body: format!("{{\"bucket\":\"{id}\"}}"),
         gaps: Vec::new(),
-    }
-}
-
-fn rule() -> Rule {
-    Rule {
-        id: "r1".into(),
-        title: "buckets are versioned".into(),
-        description: String::new(),
-        severity: Severity::High,
-        resource_types: vec!["aws_s3_bucket".into()],
-        compliance: Vec::new(),
-        remediation: Remediation::default(),
-        tags: Vec::new(),
-        reads: Vec::new(),
     }
 }
 

@@ -30,7 +30,7 @@ fn asset(id: &str) -> Asset {
     }
 }
 
-fn rule() -> Rule {
+pub(super) fn rule() -> Rule {
     Rule {
         id: "r1".into(),
         title: "buckets are versioned".into(),
