@@ -76,6 +76,8 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The README's demo build (no AWS collector, no OCI client) must compile too.
+cargo clippy -p stance --no-default-features --locked -- -D warnings
 
 step "fuzz targets: build each and run it for 10 s (fuzz/run.sh; nightly and cargo-fuzz)"
 # The parsers of untrusted input are fuzzed with cargo-fuzz (fuzz/README.md);

@@ -450,3 +450,69 @@ fn mutes_add_appends_keeps_comments_and_audit_reports_problems() {
         "{out}"
     );
 }
+
+/// The versioning policy in the SOC 2 report of the latest scan, or `--scan N`.
+fn versioning_policy(env: &Env, scan: &str) -> Value {
+    let (code, report) = env.json(&[
+        "report",
+        "--framework",
+        "soc2",
+        "--format",
+        "json",
+        "--scan",
+        scan,
+    ]);
+    assert_eq!(code, 0);
+    report["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["policies"].as_array().unwrap())
+        .find(|p| p["rule_id"] == VERSIONING)
+        .cloned()
+        .expect("the versioning policy is mapped to SOC 2")
+}
+
+#[test]
+fn a_compliance_report_lists_a_muted_failure_with_its_reason_apart_from_the_failures() {
+    let env = Env::new();
+    let mutes = write(&env, "mutes.yaml", MUTES);
+    let demo = demo();
+    let scan = ["scan", "--snapshot", demo.to_str().unwrap(), "-q"];
+    on_day(&env, "2027-03-30", &scan);
+    let mut muted_scan = scan.to_vec();
+    muted_scan.extend(["--mutes", &mutes]);
+    on_day(&env, "2027-03-30", &muted_scan);
+
+    let before = versioning_policy(&env, "1");
+    let after = versioning_policy(&env, "2");
+    let fail = before["fail"].as_u64().unwrap();
+    assert!(fail >= 1, "{before}");
+    assert_eq!(before["muted"], 0);
+    assert_eq!(after["fail"].as_u64(), Some(fail - 1), "{after}");
+    assert_eq!(after["muted"], 1, "{after}");
+    let resources = after["resources"].as_array().unwrap();
+    let last = resources.last().unwrap();
+    assert_eq!(last["id"], SCRATCH, "muted resources come last: {after}");
+    assert_eq!(last["muted_by"]["id"], "scratch-versioning");
+    assert_eq!(
+        last["muted_by"]["reason"],
+        "scratch buckets are disposable (RISK-142)"
+    );
+    assert!(
+        resources[..resources.len() - 1]
+            .iter()
+            .all(|r| r.get("muted_by").is_none())
+    );
+
+    let html = env.run(&["report", "--framework", "soc2", "--format", "html"]);
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains("muted (accepted risk)"),
+        "the policy's counts say so"
+    );
+    assert!(html.contains("scratch buckets are disposable (RISK-142)"));
+    let table = env.run(&["report", "--framework", "soc2"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("muted failure(s) left out"), "{table}");
+}

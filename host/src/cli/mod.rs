@@ -107,6 +107,13 @@ enum Command {
     #[cfg(feature = "securityhub-export")]
     #[command(subcommand)]
     Export(export::Command),
+    /// Send findings off the machine (not in this build: it lacks the `securityhub-export` feature)
+    #[cfg(not(feature = "securityhub-export"))]
+    Export {
+        /// Whatever followed `export`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
     /// Check Sigma detection rules
     #[command(subcommand)]
     Rules(rules::Command),
@@ -181,6 +188,10 @@ fn run(cli: Cli, g: Globals) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(g, cmd),
         #[cfg(feature = "securityhub-export")]
         Command::Export(cmd) => export::run(g, cmd),
+        #[cfg(not(feature = "securityhub-export"))]
+        Command::Export { .. } => anyhow::bail!(
+            "this stance binary was built without the Security Hub export (the `securityhub-export` cargo feature); build the full binary with `cargo build --release -p stance`"
+        ),
         Command::Bench(args) => bench::run(g, args),
         Command::Watch(args) => watch::run(g, args),
         Command::Version(args) => version::run(g, args),

@@ -197,7 +197,9 @@ fn aws_source(args: &AwsArgs, settings: &Settings) -> anyhow::Result<Source> {
 
 #[cfg(not(feature = "aws-core"))]
 fn aws_source(_: &AwsArgs, _: &Settings) -> anyhow::Result<Source> {
-    bail!("this stance binary was built without AWS collection (the `aws` cargo feature)")
+    bail!(
+        "this stance binary was built without AWS collection (the `aws` cargo feature); build the full binary with `cargo build --release -p stance`"
+    )
 }
 
 mod bars {

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Evidence, Remediation, Rule, Severity, Status};
+use crate::model::{Evidence, MuteRef, Remediation, Rule, Severity, Status};
 use crate::store::{FindingFilter, FindingRow, ScanRow, Store, StoreError};
 
 /// A framework catalogue file (`policies/frameworks/*.yaml`).
@@ -114,6 +114,10 @@ pub struct ResourceResult {
     pub message: String,
     /// The finding's evidence.
     pub evidence: Vec<Evidence>,
+    /// The mute that accepts this failure, with its reason, owner and
+    /// expiry; absent for a failure that counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_by: Option<MuteRef>,
 }
 
 /// One policy mapped to a control, with its results in the scan.
@@ -127,11 +131,14 @@ pub struct PolicyResult {
     pub severity: Severity,
     /// Resources on which it passed.
     pub pass: usize,
-    /// Resources on which it failed.
+    /// Resources on which it failed, muted failures left out.
     pub fail: usize,
+    /// Resources on which it failed under a mute (an accepted risk): listed
+    /// with the mute, but they do not fail the control.
+    pub muted: usize,
     /// Resources on which it could not be evaluated.
     pub error: usize,
-    /// Failing and erroring resources, worst first.
+    /// Failing, erroring and muted resources, in that order.
     pub resources: Vec<ResourceResult>,
     /// How to fix a failure, from the rule.
     pub remediation: Remediation,
@@ -422,43 +429,64 @@ fn control_status(assessment: Assessment, policies: &[PolicyResult]) -> ControlS
         ControlStatus::Fail
     } else if policies.iter().any(|p| p.error > 0) {
         ControlStatus::Error
-    } else if policies.iter().any(|p| p.pass > 0) {
+    } else if policies.iter().any(|p| p.pass > 0 || p.muted > 0) {
         ControlStatus::Pass
     } else {
         ControlStatus::NotApplicable
     }
 }
 
-/// The results of one rule: counts, and the failing and erroring resources
-/// (failures first).
+/// The results of one rule: counts, and the resources that need a look:
+/// failures first, then errors, then failures a mute accepts. A muted
+/// failure does not fail the control (as Security Hub leaves suppressed
+/// findings out of a control's status), yet the report shows it with its
+/// reason, so an auditor sees every accepted risk.
 fn policy_result(m: &MappedRule, findings: &[FindingRow]) -> PolicyResult {
     let rows: Vec<&FindingRow> = findings.iter().filter(|f| f.rule_id == m.rule_id).collect();
-    let count = |s: Status| rows.iter().filter(|f| f.status == s).count();
+    let count = |s: Status, muted: bool| {
+        rows.iter()
+            .filter(|f| f.status == s && f.muted_by.is_some() == muted)
+            .count()
+    };
     let mut resources: Vec<ResourceResult> = rows
         .iter()
         .filter(|f| matches!(f.status, Status::Fail | Status::Error))
-        .map(|f| ResourceResult {
-            status: f.status,
-            id: f.resource.id.clone(),
-            name: f.resource.name.clone(),
-            resource_type: f.resource.resource_type.clone(),
-            account: f.resource.account.clone(),
-            region: f.resource.region.clone(),
-            message: f.message.clone(),
-            evidence: f.evidence.clone(),
-        })
+        .map(|f| resource_result(f))
         .collect();
-    resources
-        .sort_by(|a, b| (a.status != Status::Fail, &a.id).cmp(&(b.status != Status::Fail, &b.id)));
+    resources.sort_by(|a, b| (attention(a), &a.id).cmp(&(attention(b), &b.id)));
     PolicyResult {
         rule_id: m.rule_id.clone(),
         title: m.title.clone(),
         severity: m.severity,
-        pass: count(Status::Pass),
-        fail: count(Status::Fail),
-        error: count(Status::Error),
+        pass: rows.iter().filter(|f| f.status == Status::Pass).count(),
+        fail: count(Status::Fail, false),
+        muted: count(Status::Fail, true),
+        error: rows.iter().filter(|f| f.status == Status::Error).count(),
         resources,
         remediation: m.remediation.clone(),
+    }
+}
+
+/// Where a resource goes in its policy's list: failures, errors, muted.
+fn attention(r: &ResourceResult) -> u8 {
+    match (r.status, r.muted_by.is_some()) {
+        (Status::Fail, false) => 0,
+        (Status::Fail, true) => 2,
+        _ => 1,
+    }
+}
+
+fn resource_result(f: &FindingRow) -> ResourceResult {
+    ResourceResult {
+        status: f.status,
+        id: f.resource.id.clone(),
+        name: f.resource.name.clone(),
+        resource_type: f.resource.resource_type.clone(),
+        account: f.resource.account.clone(),
+        region: f.resource.region.clone(),
+        message: f.message.clone(),
+        evidence: f.evidence.clone(),
+        muted_by: f.muted_by.clone(),
     }
 }
 
@@ -510,6 +538,7 @@ pub fn write_csv(out: &mut dyn Write, r: &ComplianceReport) -> io::Result<()> {
             "pass",
             "fail",
             "error",
+            "muted",
             "failing_resources",
         ],
         r.controls.iter().flat_map(csv_rows),
@@ -526,20 +555,26 @@ fn csv_rows(c: &ControlResult) -> Vec<Vec<String>> {
     ];
     if c.policies.is_empty() {
         let mut row = base;
-        row.extend(["", "", "0", "0", "0", ""].map(String::from));
+        row.extend(["", "", "0", "0", "0", "0", ""].map(String::from));
         return vec![row];
     }
     c.policies
         .iter()
         .map(|p| {
             let mut row = base.clone();
-            let failing: Vec<&str> = p.resources.iter().map(|x| x.id.as_str()).collect();
+            let failing: Vec<&str> = p
+                .resources
+                .iter()
+                .filter(|x| x.muted_by.is_none())
+                .map(|x| x.id.as_str())
+                .collect();
             row.extend([
                 p.rule_id.clone(),
                 p.severity.to_string(),
                 p.pass.to_string(),
                 p.fail.to_string(),
                 p.error.to_string(),
+                p.muted.to_string(),
                 failing.join("; "),
             ]);
             row
@@ -562,6 +597,18 @@ pub fn write_table(out: &mut dyn Write, r: &ComplianceReport) -> io::Result<()> 
         ]);
     }
     writeln!(out, "{t}")?;
+    let muted: usize = r
+        .controls
+        .iter()
+        .flat_map(|c| &c.policies)
+        .map(|p| p.muted)
+        .sum();
+    if muted > 0 {
+        writeln!(
+            out,
+            "{muted} muted failure(s) left out of the control statuses (accepted risks; `--format html` or `json` lists them with their reasons)"
+        )?;
+    }
     let s = &r.counts;
     writeln!(
         out,
@@ -586,6 +633,30 @@ pub fn score_text(score: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy(pass: usize, fail: usize, muted: usize, error: usize) -> PolicyResult {
+        PolicyResult {
+            rule_id: "r".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            pass,
+            fail,
+            muted,
+            error,
+            resources: Vec::new(),
+            remediation: Remediation::default(),
+        }
+    }
+
+    #[test]
+    fn a_muted_failure_does_not_fail_its_control_but_a_real_one_does() {
+        let status = |p: PolicyResult| control_status(Assessment::Automated, &[p]);
+        assert_eq!(status(policy(0, 0, 1, 0)), ControlStatus::Pass);
+        assert_eq!(status(policy(3, 0, 2, 0)), ControlStatus::Pass);
+        assert_eq!(status(policy(3, 1, 2, 0)), ControlStatus::Fail);
+        assert_eq!(status(policy(0, 0, 1, 1)), ControlStatus::Error);
+        assert_eq!(status(policy(0, 0, 0, 0)), ControlStatus::NotApplicable);
+    }
 
     #[test]
     fn control_ids_sort_naturally() {

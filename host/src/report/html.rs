@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::compliance::{ComplianceReport, ControlResult, ControlStatus, PolicyResult};
-use crate::model::{Severity, Status};
+use crate::model::{MuteRef, Severity, Status};
 
 /// Escape text for HTML or XML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -97,7 +97,7 @@ details.control>summary::-webkit-details-marker{display:none}details.control[ope
 .sev.medium{color:#854d0e;border-color:#fde047;background:#fefce8}.sev.low{color:#1e40af;border-color:#93c5fd;background:#eff6ff}.sev.info{color:#374151;border-color:#d1d5db;background:#f9fafb}
 .counts{font-size:12px;color:var(--muted);margin:4px 0}.counts b.p{color:var(--pass)}.counts b.f{color:var(--fail)}.counts b.e{color:var(--error)}
 table{width:100%;border-collapse:collapse;margin:8px 0;font-size:13px}th{text-align:left;color:var(--muted);font-weight:600;font-size:12px;border-bottom:1px solid var(--line);padding:6px 8px}
-td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}td.st{width:60px}td.st.fail{color:var(--fail);font-weight:600}td.st.error{color:var(--error);font-weight:600}
+td{border-bottom:1px solid var(--line);padding:6px 8px;vertical-align:top}td.st{width:60px}td.st.fail{color:var(--fail);font-weight:600}td.st.error{color:var(--error);font-weight:600}td.st.muted{color:var(--na);font-weight:600}
 code,.ev{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}.ev{color:var(--muted);display:block}
 .fix{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin-top:8px}.fix h4{margin:0 0 4px;font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}
 .fix pre{white-space:pre-wrap;word-break:break-word;background:#0f172a;color:#e2e8f0;border-radius:6px;padding:8px 10px;margin:6px 0 0;font-size:12px}
@@ -133,20 +133,25 @@ fn policy(p: &PolicyResult, out: &mut String) {
     let bad = p.fail > 0 || p.error > 0;
     let _ = write!(
         out,
-        r#"<div class="policy{}"><div>{}<span class="ptitle">{}</span> <span class="pid">{}</span></div><div class="counts"><b class="p">{}</b> passed · <b class="f">{}</b> failed · <b class="e">{}</b> could not be evaluated</div>"#,
+        r#"<div class="policy{}"><div>{}<span class="ptitle">{}</span> <span class="pid">{}</span></div><div class="counts"><b class="p">{}</b> passed · <b class="f">{}</b> failed · <b class="e">{}</b> could not be evaluated{}</div>"#,
         if bad { " bad" } else { "" },
         severity(p.severity),
         esc(&p.title),
         esc(&p.rule_id),
         p.pass,
         p.fail,
-        p.error
+        p.error,
+        match p.muted {
+            0 => String::new(),
+            n => format!(r#" · <b class="m">{n}</b> muted (accepted risk)"#),
+        }
     );
     if !p.resources.is_empty() {
         out.push_str("<table><thead><tr><th>Result</th><th>Resource</th><th>Account / region</th><th>Finding and evidence</th></tr></thead><tbody>");
         for r in &p.resources {
-            let st = match r.status {
-                Status::Fail => "fail",
+            let st = match (r.status, &r.muted_by) {
+                (Status::Fail, None) => "fail",
+                (Status::Fail, Some(_)) => "muted",
                 _ => "error",
             };
             let name = if r.name.is_empty() { &r.id } else { &r.name };
@@ -159,6 +164,9 @@ fn policy(p: &PolicyResult, out: &mut String) {
                 esc(&r.region),
                 esc(&r.message)
             );
+            if let Some(m) = &r.muted_by {
+                out.push_str(&muted_note(m));
+            }
             for e in &r.evidence {
                 let _ = write!(
                     out,
@@ -190,6 +198,23 @@ fn policy(p: &PolicyResult, out: &mut String) {
         out.push_str("</div>");
     }
     out.push_str("</div>");
+}
+
+/// Why a failure is muted: the mute's reason, owner and expiry.
+fn muted_note(m: &MuteRef) -> String {
+    let mut who = String::new();
+    if let Some(o) = &m.owner {
+        let _ = write!(who, " · owner {}", esc(o));
+    }
+    if let Some(e) = &m.expires {
+        let _ = write!(who, " · until {}", esc(e));
+    }
+    format!(
+        r#"<span class="ev"><b>Muted</b> ({}): {}{}</span>"#,
+        esc(&m.id),
+        esc(&m.reason),
+        who
+    )
 }
 
 fn control(c: &ControlResult, out: &mut String) {
@@ -403,6 +428,7 @@ mod tests {
             severity: Severity::High,
             pass: 0,
             fail: 1,
+            muted: 0,
             error: 0,
             resources: Vec::new(),
             remediation: crate::model::Remediation {
