@@ -123,8 +123,12 @@ impl PolicyPlugin {
         let mut seen = HashSet::with_capacity(findings.len());
         let mut out = Vec::with_capacity(findings.len());
         for (n, f) in findings.into_iter().enumerate() {
-            let what = format!("finding #{n}");
-            let (rule_severity, asset) = self.check_finding(&what, &f, &assets, &mut seen)?;
+            let (rule_severity, asset) = self.check_finding(n, &f, &assets, &mut seen)?;
+            // Passes carry no evidence: nothing to check, nothing to name.
+            let evidence = match f.evidence.is_empty() {
+                true => Vec::new(),
+                false => convert::evidence(&format!("finding #{n}"), f.evidence)?,
+            };
             out.push(Finding {
                 fingerprint: model::fingerprint(&f.rule_id, &asset.id),
                 plugin: self.name.clone(),
@@ -138,7 +142,7 @@ impl PolicyPlugin {
                     wit::Status::Fail => Status::Fail,
                     wit::Status::Error => Status::Error,
                 },
-                evidence: convert::evidence(&what, f.evidence)?,
+                evidence,
                 rule_id: f.rule_id,
                 asset_id: f.asset_id,
                 message: f.message,
@@ -150,14 +154,14 @@ impl PolicyPlugin {
     /// A finding names a declared rule, an asset of the batch whose type the
     /// rule reads, and is the only one for that pair: the rule's severity
     /// and the asset.
-    fn check_finding<'a>(
-        &self,
-        what: &str,
+    fn check_finding<'s, 'a>(
+        &'s self,
+        n: usize,
         f: &wit::Finding,
         assets: &HashMap<&str, &'a Asset>,
-        seen: &mut HashSet<(String, String)>,
+        seen: &mut HashSet<(&'s str, &'a str)>,
     ) -> Result<(Severity, &'a Asset), PluginFailure> {
-        let bad = |why: String| PluginFailure::InvalidOutput(format!("{what}: {why}"));
+        let bad = |why: String| PluginFailure::InvalidOutput(format!("finding #{n}: {why}"));
         let rule = self.rule(&f.rule_id).ok_or_else(|| {
             bad(format!(
                 "rule {:?} is not one the plugin declares",
@@ -173,7 +177,7 @@ impl PolicyPlugin {
                 rule.id, asset.resource_type, asset.id
             )));
         }
-        if !seen.insert((f.rule_id.clone(), f.asset_id.clone())) {
+        if !seen.insert((rule.id.as_str(), asset.id.as_str())) {
             return Err(bad(format!(
                 "a second result for rule {} on asset {}",
                 f.rule_id, f.asset_id
