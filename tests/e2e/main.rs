@@ -12,6 +12,7 @@ mod diff;
 mod formats;
 mod hostile;
 mod inputs;
+mod instances;
 mod mutes;
 mod packs;
 mod plugin_dev;

@@ -12,7 +12,7 @@ use stance_policy_engine::{AssetInput, PolicySet};
 
 use crate::catalog;
 use crate::collect::synthetic;
-use crate::model::Asset;
+use crate::model::{self, Asset, Evidence, Finding};
 use crate::runtime::{ComponentCache, Limits, PolicyPlugin, Runtime};
 
 /// What `stance bench` measures, and where it keeps its scratch files.
@@ -42,19 +42,33 @@ pub struct ScanRow {
     pub peak_rss_mib: f64,
 }
 
-/// The built-in policies evaluated natively and in the wasm sandbox over the same synthetic assets.
+/// The built-in policies evaluated natively and in the wasm sandbox over
+/// the same synthetic assets: the same JSON text of each asset parsed on
+/// both sides, in the same 256-asset batches.
 #[derive(Debug, Serialize)]
 pub struct EngineRow {
     /// Synthetic assets evaluated.
     pub assets: usize,
     /// Results of one pass; native and wasm must agree on it.
     pub results: usize,
-    /// The engine linked into the host, on one thread, in seconds.
+    /// The engine linked into the host, on one thread, turning its outcomes
+    /// into the host's findings as the plugin's are (fingerprint, asset
+    /// fields, evidence), in seconds: the same work as the wasm side.
     pub native_seconds: f64,
-    /// The embedded wasm plugin on one thread, in batches of 256, in seconds.
+    /// The engine alone (parse each body, evaluate), on one thread, in seconds.
+    pub native_engine_seconds: f64,
+    /// The embedded wasm plugin on one thread as a scan runs it: one
+    /// instance kept for every batch (the engine declares itself
+    /// stateless), in seconds.
     pub wasm_seconds: f64,
-    /// The embedded wasm plugin across `threads` threads, in seconds.
+    /// The embedded wasm plugin on one thread with a fresh instance per
+    /// batch (what a plugin that does not declare itself stateless gets,
+    /// and what every scan did before), in seconds.
+    pub wasm_fresh_seconds: f64,
+    /// The embedded wasm plugin across `threads` threads, instances kept, in seconds.
     pub wasm_parallel_seconds: f64,
+    /// Instances the parallel run started.
+    pub parallel_instances: usize,
     /// Threads of the parallel run (rayon's pool).
     pub threads: usize,
 }
@@ -171,56 +185,138 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Assets per plugin call, as `stance scan` sends them by default.
+const BATCH: usize = 256;
+
 fn engine_ratio(
     opts: &BenchOptions,
     files: &[crate::model::SourceFile],
     policies: &PolicySet,
 ) -> anyhow::Result<EngineRow> {
     let assets = synthetic::assets(opts.engine_assets);
+    let refs: Vec<&Asset> = assets.iter().collect();
 
-    // Native: the same crate, linked into the host, one thread, parsing each body as the plugin does.
+    // Native: the same crate, linked into the host, one thread, parsing the
+    // same JSON text of each body the plugin is handed, batch by batch;
+    // once as the engine alone, once producing the host's findings.
     let t = Instant::now();
-    let mut native_results = 0;
-    for a in &assets {
-        native_results += evaluate_native(policies, a)?;
+    let mut engine_results = 0;
+    for batch in refs.chunks(BATCH) {
+        for a in batch {
+            engine_results += evaluate_native(policies, a)?;
+        }
     }
-    let native = t.elapsed();
+    let native_engine = t.elapsed();
+    let (native, native_results) = timed_batches(&refs, |batch| {
+        let mut out = Vec::new();
+        for a in batch {
+            out.extend(native_findings(policies, a)?);
+        }
+        Ok(out)
+    })?;
+    if engine_results != native_results {
+        bail!("the native engine returned {engine_results} and then {native_results} results");
+    }
 
-    // Wasm: the embedded plugin, one thread, in batches of 256 as a scan sends them.
     let rt = Runtime::new(ComponentCache::at(&opts.dir.join("start-cache")))?;
     let plugin = PolicyPlugin::load(&rt, catalog::yaml_engine(files, Limits::default()))?;
-    let refs: Vec<&Asset> = assets.iter().collect();
-    let t = Instant::now();
-    let mut wasm_results = 0;
-    for batch in refs.chunks(256) {
-        wasm_results += plugin.evaluate(batch)?.len();
-    }
-    let wasm = t.elapsed();
-    if wasm_results != native_results {
-        bail!(
-            "the wasm plugin returned {wasm_results} results and the native engine {native_results}; they must agree"
-        );
+    // Wasm as a scan runs it: one session, its instance kept between batches.
+    let session = plugin.session();
+    let (wasm, wasm_results) = timed_batches(&refs, |b| Ok(session.evaluate(b)?))?;
+    // Wasm with a fresh instance (and a fresh parse of the pack) per batch.
+    let (fresh, fresh_results) = timed_batches(&refs, |b| Ok(plugin.evaluate(b)?))?;
+    for (side, n) in [("kept", wasm_results), ("fresh", fresh_results)] {
+        if n != native_results {
+            bail!(
+                "the wasm plugin ({side} instance) returned {n} results and the native engine {native_results}; they must agree"
+            );
+        }
     }
 
-    // Wasm across all cores, as `stance scan` runs it.
+    // Wasm across all cores, as `stance scan` runs it: a session of its own.
     use rayon::prelude::*;
+    let parallel = plugin.session();
     let t = Instant::now();
-    let parallel: usize = refs
-        .par_chunks(256)
-        .map(|batch| plugin.evaluate(batch).map(|f| f.len()))
+    let parallel_results: usize = refs
+        .par_chunks(BATCH)
+        .map(|batch| parallel.evaluate(batch).map(|f| f.len()))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .sum();
     let wasm_parallel = t.elapsed();
-    debug_assert_eq!(parallel, wasm_results);
+    if parallel_results != native_results {
+        bail!("the parallel wasm run returned {parallel_results} results, not {native_results}");
+    }
     Ok(EngineRow {
         assets: assets.len(),
         results: wasm_results,
         native_seconds: native.as_secs_f64(),
+        native_engine_seconds: native_engine.as_secs_f64(),
         wasm_seconds: wasm.as_secs_f64(),
+        wasm_fresh_seconds: fresh.as_secs_f64(),
         wasm_parallel_seconds: wasm_parallel.as_secs_f64(),
+        parallel_instances: parallel.instances(),
         threads: rayon::current_num_threads(),
     })
+}
+
+/// Every batch of `assets` through `evaluate` on this thread: the time and
+/// the number of results.
+fn timed_batches(
+    assets: &[&Asset],
+    evaluate: impl Fn(&[&Asset]) -> anyhow::Result<Vec<Finding>>,
+) -> anyhow::Result<(Duration, usize)> {
+    let t = Instant::now();
+    let mut results = 0;
+    for batch in assets.chunks(BATCH) {
+        results += evaluate(batch)?.len();
+    }
+    Ok((t.elapsed(), results))
+}
+
+/// The native engine's outcomes for one asset as the host's findings: what
+/// `PolicyPlugin::validate` makes of the plugin's records (the evidence is
+/// already a JSON value natively; the plugin's arrives as text).
+fn native_findings(policies: &PolicySet, a: &Asset) -> anyhow::Result<Vec<Finding>> {
+    let body: serde_json::Value = serde_json::from_str(&a.body)?;
+    let input = AssetInput {
+        id: &a.id,
+        resource_type: &a.resource_type,
+        provider: &a.provider,
+        account: &a.account,
+        region: &a.region,
+        name: &a.name,
+        tags: &a.tags,
+        collected_at: &a.collected_at,
+        body: &body,
+    };
+    let outcomes = policies.evaluate(&input);
+    let mut out = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        out.push(Finding {
+            fingerprint: model::fingerprint(&o.policy.id, &a.id),
+            rule_id: o.policy.id.clone(),
+            plugin: "yaml-policy".to_string(),
+            plugin_version: env!("CARGO_PKG_VERSION").to_string(),
+            asset_id: a.id.clone(),
+            resource_type: a.resource_type.clone(),
+            account: a.account.clone(),
+            region: a.region.clone(),
+            severity: o.policy.severity,
+            status: o.status,
+            message: o.message,
+            evidence: o
+                .evidence
+                .into_iter()
+                .map(|e| Evidence {
+                    path: e.path,
+                    actual: e.actual,
+                    expected: e.expected,
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 fn evaluate_native(policies: &PolicySet, a: &Asset) -> anyhow::Result<usize> {
@@ -306,23 +402,34 @@ pub fn markdown(r: &BenchReport, command: &str) -> String {
         ));
     }
     let e = &r.engine;
+    let rate = |seconds: f64| e.assets as f64 / seconds;
     s.push_str(&format!(
-        "\n### Policy engine: native versus wasm ({} assets, {} results)\n\n\
+        "\n### Policy engine: native versus wasm ({} assets, {} results, the same JSON text parsed on both sides, batches of {BATCH})\n\n\
          | engine | threads | seconds | assets/s |\n|---|---:|---:|---:|\n\
-         | native (same crate, linked into the host) | 1 | {:.3} | {:.0} |\n\
-         | wasm plugin (fresh instance per 256-asset batch) | 1 | {:.3} | {:.0} |\n\
-         | wasm plugin, parallel | {} | {:.3} | {:.0} |\n\n\
-         wasm / native time ratio on one thread: **{:.2}x**\n",
+         | native engine alone (parse, evaluate) | 1 | {:.3} | {:.0} |\n\
+         | native, producing the host's findings (the same work as the wasm side) | 1 | {:.3} | {:.0} |\n\
+         | wasm plugin, one instance kept for every batch (stateless) | 1 | {:.3} | {:.0} |\n\
+         | wasm plugin, fresh instance per batch | 1 | {:.3} | {:.0} |\n\
+         | wasm plugin, parallel, instances kept ({} started) | {} | {:.3} | {:.0} |\n\n\
+         wasm / native time ratio on one thread, the same output on both sides: **{:.2}x** \
+         (a fresh instance per batch: {:.2}x; against the native engine alone: {:.2}x)\n",
         e.assets,
         e.results,
+        e.native_engine_seconds,
+        rate(e.native_engine_seconds),
         e.native_seconds,
-        e.assets as f64 / e.native_seconds,
+        rate(e.native_seconds),
         e.wasm_seconds,
-        e.assets as f64 / e.wasm_seconds,
+        rate(e.wasm_seconds),
+        e.wasm_fresh_seconds,
+        rate(e.wasm_fresh_seconds),
+        e.parallel_instances,
         e.threads,
         e.wasm_parallel_seconds,
-        e.assets as f64 / e.wasm_parallel_seconds,
+        rate(e.wasm_parallel_seconds),
         e.wasm_seconds / e.native_seconds,
+        e.wasm_fresh_seconds / e.native_seconds,
+        e.wasm_seconds / e.native_engine_seconds,
     ));
     let st = &r.start;
     s.push_str(&format!(

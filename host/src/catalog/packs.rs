@@ -13,7 +13,7 @@ use stance_pack::{LOCK_FILE, Lock, LockChange, PackDir, PackSpec, VerifiedPack, 
 
 use crate::model::SourceFile;
 use crate::pack::{TrustConfig, lock_path, warn_if_unsigned};
-use crate::runtime::{Limits, PluginSource};
+use crate::runtime::{Limits, PluginSource, Reuse};
 
 /// The packs a command runs, as sources for the runtime and the engines.
 #[derive(Default)]
@@ -148,6 +148,7 @@ fn add_pack(out: &mut PackSources, pack: &VerifiedPack, limits: Limits) -> anyho
             bytes: Arc::from(bytes),
             settings: plugin.settings_json(),
             limits,
+            reuse: Reuse::PerCall,
         };
         match plugin.world {
             World::Policy => out.plugins.push(source),

@@ -1,6 +1,6 @@
 //! Plugins given by path: a `.wasm` component (no settings, default
-//! limits), a `plugin.toml` manifest beside or pointing at one (path,
-//! limits, settings), or a plugin project directory (`stance-plugin.toml`)
+//! limits, a fresh instance per call), a `plugin.toml` manifest beside or
+//! pointing at one (path, limits, `stateless`, settings), or a plugin project directory (`stance-plugin.toml`)
 //! whose built component runs with the project's settings and limits.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::CatalogError;
 use super::project::Project;
-use crate::runtime::{Limits, PluginSource};
+use crate::runtime::{Limits, PluginSource, Reuse};
 
 /// A plugin manifest, `plugin.toml`, beside or pointing at a component.
 #[derive(Debug, Deserialize)]
@@ -24,6 +24,10 @@ struct Manifest {
     memory_mib: Option<u64>,
     #[serde(default)]
     max_output_mib: Option<u64>,
+    /// The plugin keeps nothing between batches that changes its results,
+    /// so an instance may serve several batches of one scan (`Reuse`).
+    #[serde(default)]
+    stateless: bool,
     #[serde(default)]
     settings: Option<toml::Table>,
 }
@@ -42,6 +46,7 @@ pub fn plugin_source(path: &Path, defaults: Limits) -> Result<PluginSource, Cata
         bytes: Arc::from(read(path)?),
         settings: serde_json::json!({}),
         limits: defaults,
+        reuse: Reuse::PerCall,
     })
 }
 
@@ -85,6 +90,7 @@ fn manifest_source(path: &Path, defaults: Limits) -> Result<PluginSource, Catalo
         bytes: Arc::from(read(&component)?),
         settings,
         limits,
+        reuse: Reuse::stateless(manifest.stateless),
     })
 }
 
@@ -102,5 +108,6 @@ fn project_source(dir: &Path, defaults: Limits) -> Result<PluginSource, CatalogE
         bytes: Arc::from(bytes),
         settings: project.settings.clone(),
         limits: project.limits(defaults),
+        reuse: Reuse::stateless(project.stateless),
     })
 }

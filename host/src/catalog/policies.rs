@@ -11,7 +11,7 @@ use super::CatalogError;
 use super::walk::read_rule_files;
 use crate::model::SourceFile;
 use crate::runtime::builtin::{self, YAML_POLICY_ORIGIN};
-use crate::runtime::{Limits, PluginSource};
+use crate::runtime::{Limits, PluginSource, Reuse};
 
 /// Policy files for the YAML engine: the built-in policies (unless
 /// excluded) and every `*.yaml`/`*.yml` under the given paths, except
@@ -32,7 +32,8 @@ pub fn policy_files(builtin: bool, paths: &[PathBuf]) -> Result<Vec<SourceFile>,
 
 /// The built-in YAML policy engine with the given policy files as settings.
 ///
-/// Every batch runs on a fresh instance that parses its settings again, so
+/// Each instance parses its settings once (an instance serves the batches
+/// of one scan on one thread: the engine declares itself stateless), and
 /// valid policies travel as JSON (transcoded here; ten times faster to parse
 /// than YAML). When any file has a problem, the files are passed as written,
 /// so that the engine reports each problem at its line and column: the
@@ -112,6 +113,9 @@ fn engine_source(
         bytes: Arc::from(builtin::YAML_POLICY_WASM),
         settings: serde_json::json!({ "policies": policies }),
         limits,
+        // The engine keeps nothing between batches but the policies it
+        // parsed from its settings, which never change for an instance.
+        reuse: Reuse::PerScan,
     }
 }
 

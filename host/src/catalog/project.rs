@@ -1,5 +1,5 @@
 //! A plugin project: the directory holding `stance-plugin.toml` (name,
-//! version, language, world, entry, tests, limits, settings). The catalog
+//! version, language, world, entry, tests, limits, `stateless`, settings). The catalog
 //! reads it to run the project's built component; `stance plugin build`
 //! (devkit) reads it to build one. Reading the manifest is all it does.
 
@@ -102,6 +102,8 @@ struct Manifest {
     #[serde(default)]
     max_output_mib: Option<u64>,
     #[serde(default)]
+    stateless: bool,
+    #[serde(default)]
     settings: Option<toml::Table>,
 }
 
@@ -134,6 +136,10 @@ pub struct Project {
     pub tests: PathBuf,
     /// The manifest's `[settings]` table as JSON, handed to the plugin at load; `{}` when absent.
     pub settings: serde_json::Value,
+    /// `stateless = true`: the plugin keeps nothing between batches that
+    /// changes its results, so an instance may serve several batches of one
+    /// scan (`runtime::Reuse`).
+    pub stateless: bool,
     timeout_ms: Option<u64>,
     memory_mib: Option<u64>,
     max_output_mib: Option<u64>,
@@ -203,6 +209,7 @@ impl Project {
             world,
             tests: dir.join(m.tests),
             settings,
+            stateless: m.stateless,
             timeout_ms: m.timeout_ms,
             memory_mib: m.memory_mib,
             max_output_mib: m.max_output_mib,

@@ -11,7 +11,7 @@ use stance_sigma_engine::{Engine, EngineConfig, LoadError};
 use super::CatalogError;
 use super::walk::read_rule_files;
 use crate::model::SourceFile;
-use crate::runtime::{Limits, PluginSource, builtin};
+use crate::runtime::{Limits, PluginSource, Reuse, builtin};
 
 /// The built-in Sigma rules (unless excluded) and every `*.yml`/`*.yaml`
 /// under the given paths (directories recursively, `tests/` left out).
@@ -69,5 +69,6 @@ pub fn sigma_engine(files: &[SourceFile], config: &EngineConfig, limits: Limits)
         bytes: Arc::from(builtin::SIGMA_WASM),
         settings,
         limits,
+        reuse: Reuse::PerCall,
     }
 }

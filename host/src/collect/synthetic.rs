@@ -18,23 +18,27 @@ pub fn demo() -> Snapshot {
 
 /// `n` assets: copies of the demo's assets, each with a unique id and name.
 pub fn assets(n: usize) -> Vec<Asset> {
+    copies(n).collect()
+}
+
+/// The same `n` assets one at a time, so that a million of them are never
+/// all held at once.
+fn copies(n: usize) -> impl Iterator<Item = Asset> {
     let template = demo().assets;
-    (0..n)
-        .map(|i| {
-            let mut a = template[i % template.len()].clone();
-            let copy = i / template.len();
-            a.id = format!("{}-{copy}", a.id);
-            a.name = format!("{}-{copy}", a.name);
-            a
-        })
-        .collect()
+    (0..n).map(move |i| {
+        let mut a = template[i % template.len()].clone();
+        let copy = i / template.len();
+        a.id = format!("{}-{copy}", a.id);
+        a.name = format!("{}-{copy}", a.name);
+        a
+    })
 }
 
 /// Write `n` synthetic assets as an NDJSON snapshot.
 pub fn write_ndjson(path: &Path, n: usize) -> io::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     writeln!(out, r#"{{"stance_snapshot":1,"provider":"aws"}}"#)?;
-    for a in assets(n) {
+    for a in copies(n) {
         let tags: serde_json::Map<String, serde_json::Value> = a
             .tags
             .iter()

@@ -192,6 +192,7 @@ fn check(project: &Project, rt: &Runtime, bytes: &[u8]) -> Result<usize, BuildEr
         bytes: bytes.into(),
         settings: project.settings.clone(),
         limits: project.limits(Limits::default()),
+        reuse: crate::runtime::Reuse::stateless(project.stateless),
     };
     let invalid = |message: String| BuildError::Invalid {
         project: project.dir.clone(),

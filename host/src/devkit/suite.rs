@@ -142,6 +142,7 @@ impl Subject {
                     bytes: bytes.into(),
                     settings: p.settings.clone(),
                     limits: p.limits(limits),
+                    reuse: crate::runtime::Reuse::stateless(p.stateless),
                 })
             }
             Subject::Policies { files, .. } => Ok(catalog::yaml_engine(files, limits)),

@@ -1,5 +1,7 @@
 //! Evaluating assets through plugins: split each plugin's assets into
-//! batches, run the batches in parallel across cores, and contain a failed
+//! batches, run the batches in parallel across cores (each plugin through
+//! one [`Session`] for the run, which keeps an instance per thread for a
+//! plugin that declares itself stateless), and contain a failed
 //! call: the batch is bisected ([`bisect`], also what detectors use) so that
 //! one asset the plugin cannot take costs that asset alone, and what still
 //! fails becomes `error` results for every (rule, asset) it covered, so that
@@ -12,6 +14,7 @@ use rayon::prelude::*;
 
 use super::failure::PluginFailure;
 use super::policy::PolicyPlugin;
+use super::reuse::Session;
 use crate::model::{self, Asset, FailureRecord, Finding, Status};
 
 /// What one batch produced.
@@ -70,24 +73,27 @@ impl<'a> EvaluationPlan<'a> {
         self.jobs.len()
     }
 
-    /// Run every batch, in parallel, handing each outcome to `sink` as it completes.
+    /// Run every batch, in parallel, handing each outcome to `sink` as it
+    /// completes. Each plugin's instances live for this run alone.
     pub fn run(&self, plugins: &[PolicyPlugin], sink: impl Fn(BatchOutcome) + Sync + Send) {
+        let sessions: Vec<Session<'_>> = plugins.iter().map(PolicyPlugin::session).collect();
         self.jobs
             .par_iter()
-            .for_each(|job| sink(run_job(&plugins[job.plugin], job)));
+            .for_each(|job| sink(run_job(&sessions[job.plugin], job)));
     }
 }
 
 /// One batch through its plugin, bisected on failure: the findings of every
 /// part that ran, and `error` findings with a failure record for each part
 /// that did not.
-fn run_job(plugin: &PolicyPlugin, job: &Job<'_>) -> BatchOutcome {
+fn run_job(session: &Session<'_>, job: &Job<'_>) -> BatchOutcome {
+    let plugin = session.plugin();
     let start = Instant::now();
     let assets = &job.assets;
     let mut findings = Vec::new();
     let failed = bisect(assets.len(), &mut |range| {
         let part = &assets[range];
-        let mut found = plugin.evaluate(part)?;
+        let mut found = session.evaluate(part)?;
         undecidable_on_gaps(plugin, part, &mut found);
         findings.extend(found);
         Ok(())

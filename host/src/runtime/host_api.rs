@@ -76,6 +76,15 @@ impl CallData {
     }
 }
 
+impl CallData {
+    /// Start a call: the memory flag and the log budget are per call (an
+    /// instance that serves several calls keeps its memory and its cap).
+    pub fn begin_call(&mut self) {
+        self.limiter.hit = false;
+        self.log_lines = 0;
+    }
+}
+
 impl WasiView for CallData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {

@@ -6,8 +6,9 @@
 //! load, which world; [`failure`]: why a call failed), loading ([`load`]: the
 //! checks of the WIT contract), the loaded-plugin core both worlds share
 //! ([`plugin`]), then each world's plugin ([`policy`], [`detector`] with its
-//! journaled [`state`]) and the parallel evaluation of asset batches
-//! ([`evaluate`]).
+//! journaled [`state`]), the instances a scan keeps for a policy plugin that
+//! declares itself stateless ([`reuse`]) and the parallel evaluation of
+//! asset batches ([`evaluate`]).
 //!
 //! It knows nothing of the store, the CLI, reports or where assets and
 //! events came from: it takes plugin sources and batches, and returns
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod load;
 pub mod plugin;
 pub mod policy;
+pub mod reuse;
 pub mod source;
 pub mod state;
 
@@ -38,7 +40,8 @@ pub use limits::Limits;
 pub use load::{PluginLoadError, check_settings, compatible};
 pub use plugin::LoadedPlugin;
 pub use policy::PolicyPlugin;
-pub use source::{PluginSource, SettingSpec, World};
+pub use reuse::Session;
+pub use source::{PluginSource, Reuse, SettingSpec, World};
 pub use state::{DetectorState, StateQuota};
 
 /// The version of the WIT package (`wit/stance-plugin.wit`) this host speaks.

@@ -83,6 +83,19 @@ impl CallSpec<'_> {
         instantiate: impl FnOnce(&mut Store<CallData>) -> wasmtime::Result<I>,
         f: impl FnOnce(&mut Store<CallData>, &I) -> wasmtime::Result<R>,
     ) -> (Option<CallState>, Result<R, PluginFailure>) {
+        let (mut store, stderr) = self.store(state);
+        let result = match instantiate(&mut store) {
+            Err(e) => Err(self.failure(&store, &stderr, e, true)),
+            Ok(instance) => {
+                f(&mut store, &instance).map_err(|e| self.failure(&store, &stderr, e, false))
+            }
+        };
+        (store.data_mut().state.take(), result)
+    }
+
+    /// A fresh store with the plugin's limits, armed for one call, and the
+    /// pipe its stdout and stderr go to.
+    pub(crate) fn store(&self, state: Option<CallState>) -> (Store<CallData>, MemoryOutputPipe) {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let mut data = CallData::new(
             self.name.clone(),
@@ -93,15 +106,33 @@ impl CallSpec<'_> {
         data.state = state;
         let mut store = Store::new(self.engine, data);
         store.limiter(|d| &mut d.limiter);
-        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
         store.epoch_deadline_trap();
-        let limits = self.limits;
-        let result = match instantiate(&mut store) {
-            Err(e) => Err(classify(e, store.data().limiter.hit, &stderr, limits, true)),
-            Ok(instance) => f(&mut store, &instance)
-                .map_err(|e| classify(e, store.data().limiter.hit, &stderr, limits, false)),
-        };
-        (store.data_mut().state.take(), result)
+        self.arm(&mut store);
+        (store, stderr)
+    }
+
+    /// Arm a store for its next call: the whole deadline again, the memory
+    /// flag and the log budget reset. Memory itself is capped per instance.
+    pub(crate) fn arm(&self, store: &mut Store<CallData>) {
+        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
+        store.data_mut().begin_call();
+    }
+
+    /// Why a call on `store` failed, from what wasmtime reported.
+    pub(crate) fn failure(
+        &self,
+        store: &Store<CallData>,
+        stderr: &MemoryOutputPipe,
+        e: wasmtime::Error,
+        instantiating: bool,
+    ) -> PluginFailure {
+        classify(
+            e,
+            store.data().limiter.hit,
+            stderr,
+            self.limits,
+            instantiating,
+        )
     }
 }
 

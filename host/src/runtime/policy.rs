@@ -1,6 +1,9 @@
-//! Policy plugins (the `policy` world): assets in, findings out. Each batch
-//! runs on a fresh instance; what comes back is checked against the batch
-//! and the plugin's declared rules before it becomes the host's findings.
+//! Policy plugins (the `policy` world): assets in, findings out. A batch
+//! runs on a fresh instance ([`PolicyPlugin::evaluate`]), or on an instance
+//! kept for the scan when the plugin declares itself stateless
+//! ([`PolicyPlugin::session`], `reuse`); either way what comes back is
+//! checked against the batch and the plugin's declared rules before it
+//! becomes the host's findings.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
@@ -13,14 +16,16 @@ use super::failure::PluginFailure;
 use super::host_api::CallData;
 use super::load::PluginLoadError;
 use super::plugin::LoadedPlugin;
-use super::source::{PluginSource, World};
+use super::reuse::Session;
+use super::source::{PluginSource, Reuse, World};
 use crate::model::{self, Asset, Finding, Severity, Status};
 
 /// A loaded, validated policy plugin, ready to evaluate batches. Its
 /// identity and rules are those of the [`LoadedPlugin`] it derefs to.
 pub struct PolicyPlugin {
     core: LoadedPlugin,
-    pre: PolicyPre<CallData>,
+    pub(crate) pre: PolicyPre<CallData>,
+    reuse: Reuse,
 }
 
 impl Deref for PolicyPlugin {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for PolicyPlugin {
 impl PolicyPlugin {
     /// Load a policy plugin: every check of the WIT contract and the runtime.
     pub fn load(rt: &Runtime, src: PluginSource) -> Result<PolicyPlugin, PluginLoadError> {
+        let reuse = src.reuse;
         let (core, pre) =
             LoadedPlugin::load(rt, &src, World::Policy, PolicyPre::new, |spec, pre| {
                 spec.run(
@@ -48,7 +54,19 @@ impl PolicyPlugin {
                 )
                 .1
             })?;
-        Ok(PolicyPlugin { core, pre })
+        Ok(PolicyPlugin { core, pre, reuse })
+    }
+
+    /// How long its instances live: what its source declared.
+    pub fn reuse(&self) -> Reuse {
+        self.reuse
+    }
+
+    /// The instances of one scan's calls ([`Session`]): kept per thread when
+    /// the plugin declares itself stateless, fresh per call otherwise.
+    /// Dropping the session drops its instances.
+    pub fn session(&self) -> Session<'_> {
+        Session::new(self)
     }
 
     /// Does any rule of the plugin read assets of this type?
@@ -68,15 +86,25 @@ impl PolicyPlugin {
                     .call_evaluate(store, &input)
             },
         );
-        let findings = result?.map_err(|e| PluginFailure::PluginError {
+        self.validate(batch, result?)
+    }
+
+    /// Check what a call returned and turn it into the host's findings: the
+    /// plugin's own error, or every record checked against the batch.
+    pub(crate) fn validate(
+        &self,
+        batch: &[&Asset],
+        returned: Result<Vec<wit::Finding>, wit::PluginError>,
+    ) -> Result<Vec<Finding>, PluginFailure> {
+        let findings = returned.map_err(|e| PluginFailure::PluginError {
             rule_id: e.rule_id,
             message: e.message,
         })?;
-        self.validate(batch, findings)
+        self.validate_records(batch, findings)
     }
 
     /// Check every returned record and turn it into the host's model.
-    fn validate(
+    fn validate_records(
         &self,
         batch: &[&Asset],
         findings: Vec<wit::Finding>,
@@ -95,8 +123,12 @@ impl PolicyPlugin {
         let mut seen = HashSet::with_capacity(findings.len());
         let mut out = Vec::with_capacity(findings.len());
         for (n, f) in findings.into_iter().enumerate() {
-            let what = format!("finding #{n}");
-            let (rule_severity, asset) = self.check_finding(&what, &f, &assets, &mut seen)?;
+            let (rule_severity, asset) = self.check_finding(n, &f, &assets, &mut seen)?;
+            // Passes carry no evidence: nothing to check, nothing to name.
+            let evidence = match f.evidence.is_empty() {
+                true => Vec::new(),
+                false => convert::evidence(&format!("finding #{n}"), f.evidence)?,
+            };
             out.push(Finding {
                 fingerprint: model::fingerprint(&f.rule_id, &asset.id),
                 plugin: self.name.clone(),
@@ -110,7 +142,7 @@ impl PolicyPlugin {
                     wit::Status::Fail => Status::Fail,
                     wit::Status::Error => Status::Error,
                 },
-                evidence: convert::evidence(&what, f.evidence)?,
+                evidence,
                 rule_id: f.rule_id,
                 asset_id: f.asset_id,
                 message: f.message,
@@ -122,14 +154,14 @@ impl PolicyPlugin {
     /// A finding names a declared rule, an asset of the batch whose type the
     /// rule reads, and is the only one for that pair: the rule's severity
     /// and the asset.
-    fn check_finding<'a>(
-        &self,
-        what: &str,
+    fn check_finding<'s, 'a>(
+        &'s self,
+        n: usize,
         f: &wit::Finding,
         assets: &HashMap<&str, &'a Asset>,
-        seen: &mut HashSet<(String, String)>,
+        seen: &mut HashSet<(&'s str, &'a str)>,
     ) -> Result<(Severity, &'a Asset), PluginFailure> {
-        let bad = |why: String| PluginFailure::InvalidOutput(format!("{what}: {why}"));
+        let bad = |why: String| PluginFailure::InvalidOutput(format!("finding #{n}: {why}"));
         let rule = self.rule(&f.rule_id).ok_or_else(|| {
             bad(format!(
                 "rule {:?} is not one the plugin declares",
@@ -145,7 +177,7 @@ impl PolicyPlugin {
                 rule.id, asset.resource_type, asset.id
             )));
         }
-        if !seen.insert((f.rule_id.clone(), f.asset_id.clone())) {
+        if !seen.insert((rule.id.as_str(), asset.id.as_str())) {
             return Err(bad(format!(
                 "a second result for rule {} on asset {}",
                 f.rule_id, f.asset_id

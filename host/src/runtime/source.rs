@@ -26,6 +26,36 @@ impl World {
     }
 }
 
+/// How long an instance of a policy plugin lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reuse {
+    /// A fresh instance for every call: nothing one batch leaves in the
+    /// instance can reach the next. The default.
+    #[default]
+    PerCall,
+    /// The plugin declares itself stateless (`stateless = true` in its
+    /// manifest; the built-in policy engine does): an instance serves the
+    /// batches of one scan on one evaluation thread at a time, so it pays
+    /// its start (and the policies it parses) once per thread, not once per
+    /// batch. It is dropped after any failed call (a trap, the deadline,
+    /// the memory cap, an error or invalid output) or once it wrote to
+    /// stdout or stderr, and with the scan: never shared by two scans or
+    /// two plugins. Detectors always run on a fresh instance.
+    PerScan,
+}
+
+impl Reuse {
+    /// `stateless` as a manifest says it.
+    pub fn stateless(stateless: bool) -> Reuse {
+        if stateless {
+            Reuse::PerScan
+        } else {
+            Reuse::PerCall
+        }
+    }
+}
+
 /// What to load: the component's bytes, where they came from, its settings and limits.
 #[derive(Clone)]
 pub struct PluginSource {
@@ -37,6 +67,8 @@ pub struct PluginSource {
     pub settings: serde_json::Value,
     /// What one call may use.
     pub limits: Limits,
+    /// How long an instance lives (policy plugins; detectors ignore it).
+    pub reuse: Reuse,
 }
 
 impl fmt::Debug for PluginSource {
@@ -45,6 +77,7 @@ impl fmt::Debug for PluginSource {
             .field("origin", &self.origin)
             .field("bytes", &self.bytes.len())
             .field("limits", &self.limits)
+            .field("reuse", &self.reuse)
             .finish_non_exhaustive()
     }
 }

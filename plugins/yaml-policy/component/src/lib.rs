@@ -1,6 +1,14 @@
 //! The declarative policy engine as a Stance plugin: YAML policies arrive as
 //! settings, are parsed by `stance-policy-engine` inside the sandbox, and
 //! every applicable policy yields one finding per asset.
+//!
+//! The plugin is stateless (the host may keep an instance for several
+//! batches of one scan): the only thing an instance keeps is the policy set
+//! it parsed from its settings on its first batch, and settings never
+//! change for an instance.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use stance_policy_engine::{AssetInput, Outcome, PolicySet, SourceFile, Status as EngineStatus};
@@ -31,6 +39,24 @@ fn load() -> Result<PolicySet, PluginError> {
         })
         .collect();
     PolicySet::load(&files).map_err(|e| PluginError::new(e.to_string()))
+}
+
+thread_local! {
+    /// The policies this instance parsed, on its first `evaluate`.
+    static POLICIES: OnceCell<Rc<PolicySet>> = const { OnceCell::new() };
+}
+
+/// The instance's policy set: parsed on the first call, kept for the next.
+fn policies() -> Result<Rc<PolicySet>, PluginError> {
+    POLICIES.with(|cell| {
+        if let Some(set) = cell.get() {
+            return Ok(set.clone());
+        }
+        let set = Rc::new(load()?);
+        // Single-threaded: the cell was empty a moment ago.
+        let _ = cell.set(set.clone());
+        Ok(set)
+    })
 }
 
 fn severity(s: stance_policy_engine::Severity) -> Severity {
@@ -87,7 +113,7 @@ impl Policy for YamlPolicy {
     }
 
     fn evaluate(batch: Vec<Asset>) -> Result<Vec<Finding>, PluginError> {
-        let set = load()?;
+        let set = policies()?;
         let mut findings = Vec::with_capacity(batch.len() * 4);
         for asset in &batch {
             let body = asset.body_json()?;

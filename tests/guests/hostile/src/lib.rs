@@ -4,9 +4,15 @@
 //! misbehaves only in the batch that holds that asset and evaluates every
 //! other batch honestly, so tests can check that one bad batch spoils
 //! nothing else.
+//!
+//! Mode `count` keeps state on purpose: each call fails every (rule, asset)
+//! of its batch with `call N of this instance`, counting the calls the
+//! instance has served, so tests see when the host reuses an instance; with
+//! `trigger_asset` it panics in the batch holding that asset.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use stance_sdk::prelude::*;
@@ -63,6 +69,11 @@ impl Policy for Hostile {
     fn evaluate(batch: Vec<Asset>) -> Result<Vec<Finding>, PluginError> {
         let settings = stance_sdk::settings::json()?;
         let mode = setting(&settings, "mode").unwrap_or_default();
+        if mode == "count" {
+            let trap = setting(&settings, "trigger_asset")
+                .is_some_and(|id| batch.iter().any(|a| a.id == id));
+            return Ok(counted(&batch, trap));
+        }
         let triggered = match setting(&settings, "trigger_asset") {
             Some(id) => batch.iter().any(|a| a.id == id),
             None => true,
@@ -81,6 +92,25 @@ fn honest(batch: &[Asset]) -> Vec<Finding> {
         out.push(Finding::pass(RULE_ALL, a));
         if a.resource_type == "aws_s3_bucket" {
             out.push(Finding::pass(RULE_BUCKETS, a));
+        }
+    }
+    out
+}
+
+/// Calls this instance has served (mode `count`).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+fn counted(batch: &[Asset], trap: bool) -> Vec<Finding> {
+    let n = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
+    if trap {
+        panic!("hostile plugin panicked on call {n} of its instance");
+    }
+    let message = format!("call {n} of this instance");
+    let mut out = Vec::new();
+    for a in batch {
+        out.push(Finding::fail(RULE_ALL, a, message.clone()));
+        if a.resource_type == "aws_s3_bucket" {
+            out.push(Finding::fail(RULE_BUCKETS, a, message.clone()));
         }
     }
     out
