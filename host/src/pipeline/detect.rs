@@ -21,8 +21,8 @@ use anyhow::bail;
 use crate::catalog::DetectorSources;
 use crate::events::{InputLimits, Inputs, TimeRange};
 use crate::model::{Alert, Event, FailureRecord};
-use crate::runtime::evaluate::{FailedPart, part_of};
 use crate::runtime::detector::{Found, Screen, event_millis};
+use crate::runtime::evaluate::{FailedPart, part_of};
 use crate::runtime::{DetectorPlugin, DetectorState, Runtime, StateQuota};
 use crate::store::{DetectionWriter, RunTotals, Store, Suppression};
 

@@ -14,8 +14,8 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 
 use super::bindings::detector::DetectorPre;
-use super::bindings::prefiltered::exports::stance::plugin::prefilter::GuestIndices;
 use super::bindings::policy::stance::plugin::types as wit;
+use super::bindings::prefiltered::exports::stance::plugin::prefilter::GuestIndices;
 use super::convert;
 use super::engine::Runtime;
 use super::evaluate::{FailedPart, bisect};

@@ -43,7 +43,14 @@ fn detect(extra: &[&str], prefilter: bool) -> (BTreeSet<String>, u64, u64, bool)
     let fixtures = root().join("tests/fixtures/cloudtrail");
     let (cases, fixtures) = (cases.display().to_string(), fixtures.display().to_string());
     let mut args = vec![
-        "detect", "-i", &cases, &fixtures, "--batch-size", "7", "--format", "json",
+        "detect",
+        "-i",
+        &cases,
+        &fixtures,
+        "--batch-size",
+        "7",
+        "--format",
+        "json",
     ];
     args.extend(extra);
     if !prefilter {
@@ -58,7 +65,11 @@ fn detect(extra: &[&str], prefilter: bool) -> (BTreeSet<String>, u64, u64, bool)
         .map(|a| {
             format!(
                 "{} {} {} {} {} {}",
-                a["rule_id"], a["event_ids"], a["group_key"], a["window_start"], a["window_end"],
+                a["rule_id"],
+                a["event_ids"],
+                a["group_key"],
+                a["window_start"],
+                a["window_end"],
                 a["message"]
             )
         })
@@ -77,7 +88,10 @@ fn the_prefilter_hands_over_fewer_events_and_changes_no_alert() {
     let (with, handed, events, screened) = detect(&[], true);
     assert!(screened, "the built-in pack declares prefilters");
     let (without, all, _, _) = detect(&[], false);
-    assert_eq!(all, events, "without the prefilter every event is handed over");
+    assert_eq!(
+        all, events,
+        "without the prefilter every event is handed over"
+    );
     assert!(
         handed < events,
         "the built-in pack's prefilter handed over {handed} of {events} events"

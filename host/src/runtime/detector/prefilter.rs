@@ -249,11 +249,13 @@ impl Screen {
             return true;
         };
         let passes = |t: usize| {
-            bound.rest[t].iter().all(|(slot, values)| match &found[*slot] {
-                Found::Missing => false,
-                Found::Text(s) => values.contains(s),
-                Found::Open => true,
-            })
+            bound.rest[t]
+                .iter()
+                .all(|(slot, values)| match &found[*slot] {
+                    Found::Missing => false,
+                    Found::Text(s) => values.contains(s),
+                    Found::Open => true,
+                })
         };
         bound.keys.iter().any(|(slot, map)| match &found[*slot] {
             Found::Missing => false,
@@ -450,10 +452,13 @@ mod tests {
             requirement: all_of(&[("eventName", &["X"])]),
         }];
         assert_eq!(Prefilter::declared(&[rule("a"), rule("b")], list), Ok(None));
-        let err = Prefilter::declared(&[rule("a")], vec![wit::RulePrefilter {
-            rule_id: "zz".into(),
-            requirement: wit::Requirement::Any,
-        }]);
+        let err = Prefilter::declared(
+            &[rule("a")],
+            vec![wit::RulePrefilter {
+                rule_id: "zz".into(),
+                requirement: wit::Requirement::Any,
+            }],
+        );
         assert!(err.unwrap_err().contains("\"zz\""));
     }
 
@@ -479,10 +484,19 @@ mod tests {
         assert!(admits(
             r#"{"eventSource":"SIGNIN.amazonaws.com","eventName":"ConsoleLogin"}"#
         ));
-        assert!(!admits(r#"{"eventSource":"signin.amazonaws.com","eventName":"Other"}"#));
-        assert!(admits(r#"{"eventName":"x","userIdentity":{"type":"root","arn":"a"}}"#));
-        assert!(!admits(r#"{"userIdentity":{"type":"IAMUser"},"eventName":null}"#));
-        assert!(!admits(r#"{"userIdentity":"Root"}"#), "a string has no fields");
+        assert!(!admits(
+            r#"{"eventSource":"signin.amazonaws.com","eventName":"Other"}"#
+        ));
+        assert!(admits(
+            r#"{"eventName":"x","userIdentity":{"type":"root","arn":"a"}}"#
+        ));
+        assert!(!admits(
+            r#"{"userIdentity":{"type":"IAMUser"},"eventName":null}"#
+        ));
+        assert!(
+            !admits(r#"{"userIdentity":"Root"}"#),
+            "a string has no fields"
+        );
         // What the screen does not compare passes.
         assert!(admits(r#"{"userIdentity":[{"type":"x"}]}"#));
         assert!(admits(r#"{"userIdentity":{"type":true}}"#));

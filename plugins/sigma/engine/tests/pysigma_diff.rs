@@ -148,7 +148,10 @@ fn engine_matches_pysigma_sqlite() {
         before.len(),
         before == after
     );
-    assert!(kept.len() < events.len(), "the screen let every event through");
+    assert!(
+        kept.len() < events.len(),
+        "the screen let every event through"
+    );
     assert_eq!(
         before, after,
         "screening with the prefilters changed the matches"

@@ -23,7 +23,10 @@ struct Records {
     records: Vec<serde_json::Value>,
 }
 
-fn rules(dir: &str) -> Result<(Vec<(String, sigma_rust::Rule)>, Vec<String>), String> {
+/// Rules loaded (by file stem) and the files refused, with why.
+type Loaded = (Vec<(String, sigma_rust::Rule)>, Vec<String>);
+
+fn rules(dir: &str) -> Result<Loaded, String> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{dir}: {e}"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -32,7 +35,11 @@ fn rules(dir: &str) -> Result<(Vec<(String, sigma_rust::Rule)>, Vec<String>), St
     paths.sort();
     let (mut loaded, mut refused) = (Vec::new(), Vec::new());
     for p in paths {
-        let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         match sigma_rust::rule_from_yaml(&text) {
             Ok(r) => loaded.push((name, r)),

@@ -291,7 +291,10 @@ mod tests {
         );
         assert_eq!(
             p[0].1,
-            Prefilter::AllOf(vec![eq("eventSource", &["s"]), eq("eventName", &["x", "y", "z"])])
+            Prefilter::AllOf(vec![
+                eq("eventSource", &["s"]),
+                eq("eventName", &["x", "y", "z"])
+            ])
         );
         let p = prefilters("  a:\n    - eventName: X\n    - eventName: Y\n  condition: a");
         assert_eq!(p[0].1, Prefilter::AllOf(vec![eq("eventName", &["x", "y"])]));
