@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Detection throughput: Stance versus a pySigma-to-SQLite pipeline, in one run.
+"""Detection throughput: Stance versus sigma-rust and a pySigma-to-SQLite pipeline, in one run.
 
 1. Generates (once; cached under ~/.cache/stance-build/bench-corpus, keyed by
    the parameters) a CloudTrail corpus in AWS's delivery layout,
@@ -14,7 +14,15 @@
    (policies/cloudtrail/tests, positive and negative), retimed into the file,
    so that rules and correlations fire.
 2. Runs `stance detect --input CORPUS -q --format json` with the built-in pack
-   and a fresh database, timing it and taking its peak RSS (wait4).
+   and a fresh database, timing it and taking its peak RSS (wait4); again
+   with `--no-prefilter` (every event handed to the Sigma plugin, as before
+   prefilters), and with only the pack's single-event rules (the files of
+   policies/cloudtrail/rules outside correlations/, `--no-builtin-rules
+   --rules FILE...`), the rules the sigma-rust row runs.
+2b. Builds (on demand, into ~/.cache/stance-build/sigma-rust-bench, outside
+   the workspace) and runs tests/sigma/sigma-rust-bench: the crates.io
+   `sigma-rust` 0.7 library with the same single-event rule files over the
+   same .gz files on one thread, gunzip and JSON parsing included.
 3. Runs pySigma's SQLite backend on the same events and the pack's
    non-correlation rules (the backend cannot convert correlation rules):
    converts the rules, streams the events from the same .gz files into an
@@ -25,7 +33,7 @@
    subset; nothing is extrapolated).
 4. Prints a Markdown table and notes.
 
-    python3 tests/sigma/bench_detect.py --stance target/release/stance [--size-mb 1024] [--out DIR]
+    python3 tests/sigma/bench_detect.py --stance target/release/stance [--size-mb 1024] [--out DIR] [--skip-pysigma]
 """
 
 import argparse
@@ -320,12 +328,17 @@ def run_child(cmd, env=None, stdout=None):
     return wall, ru.ru_maxrss / 1024, p.returncode  # ru_maxrss is KiB on Linux
 
 
-def run_stance(stance, root, out):
+SINGLE_RULES = sorted((PACK / "rules").glob("*.yml"))  # the pack's single-event rules (not correlations/)
+HARNESS = ROOT / "tests/sigma/sigma-rust-bench"
+HARNESS_TARGET = Path.home() / ".cache/stance-build/sigma-rust-bench"
+
+
+def run_stance(stance, root, out, extra=(), label="stance"):
     tmp = Path(tempfile.mkdtemp(prefix="stance-bench-"))
     env = dict(os.environ, STANCE_DB_PATH=str(tmp / "stance.db"))
-    alerts_file = out / "stance-alerts.json"
+    alerts_file = out / f"{label}-alerts.json"
     wall, rss, rc = run_child([stance, "detect", "--input", str(root), "-q", "--format", "json",
-                               "-o", str(alerts_file)], env=env)
+                               "-o", str(alerts_file), *extra], env=env)
     shutil.rmtree(tmp, ignore_errors=True)
     if rc not in (0, 1):
         sys.exit(f"stance detect exited {rc}")
@@ -337,6 +350,22 @@ def run_stance(stance, root, out):
         by_kind["correlation" if is_corr else "detection"] += 1
     return {"wall": wall, "rss": rss, "alerts": len(alerts), "by_kind": by_kind,
             "run": doc.get("run") if isinstance(doc, dict) else None}
+
+
+def run_sigma_rust(root, files, out):
+    """Builds the harness if needed (its own Cargo project and target dir), then runs it."""
+    subprocess.run(["cargo", "build", "--quiet", "--profile", "ci", "--target-dir", str(HARNESS_TARGET)],
+                   cwd=HARNESS, check=True, env={k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"})
+    lst = out / "sigma-rust-files.txt"
+    lst.write_text("\n".join(str(root / f) for f in files) + "\n")
+    result = out / "sigma-rust.json"
+    with open(result, "w") as fh:
+        wall, rss, rc = run_child([str(HARNESS_TARGET / "ci/sigma-rust-bench"), str(PACK / "rules"), str(lst)], stdout=fh)
+    if rc != 0:
+        sys.exit(f"sigma-rust harness exited {rc}")
+    r = json.loads(result.read_text())
+    r.update(wall=wall, rss=rss)
+    return r
 
 
 def run_pysigma(root, files, out):
@@ -425,6 +454,7 @@ def main():
     ap.add_argument("--pysigma-max-mb", type=int, default=0,
                     help="run pySigma only on the first files, up to this many uncompressed MiB (0: all)")
     ap.add_argument("--skip-pysigma", action="store_true")
+    ap.add_argument("--skip-sigma-rust", action="store_true")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="generator processes")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-detect-"))
@@ -439,6 +469,18 @@ def main():
     print("running stance detect ...", file=sys.stderr)
     st = run_stance(args.stance, root / "AWSLogs", out)
     print(f"  {st['wall']:.1f} s, {st['alerts']} alerts", file=sys.stderr)
+    print("running stance detect --no-prefilter ...", file=sys.stderr)
+    st_all = run_stance(args.stance, root / "AWSLogs", out, ["--no-prefilter"], "stance-no-prefilter")
+    print(f"  {st_all['wall']:.1f} s, {st_all['alerts']} alerts", file=sys.stderr)
+    single = ["--no-builtin-rules"] + [a for f in SINGLE_RULES for a in ("--rules", str(f))]
+    print(f"running stance detect with the {len(SINGLE_RULES)} single-event rules ...", file=sys.stderr)
+    st_one = run_stance(args.stance, root / "AWSLogs", out, single, "stance-single")
+    print(f"  {st_one['wall']:.1f} s, {st_one['alerts']} alerts", file=sys.stderr)
+    sr = None
+    if not args.skip_sigma_rust:
+        print("running sigma-rust ...", file=sys.stderr)
+        sr = run_sigma_rust(root, m["files"], out)
+        print(f"  {sr['seconds']:.1f} s, {sr['matches']} matches", file=sys.stderr)
 
     py = None
     if not args.skip_pysigma:
@@ -461,8 +503,18 @@ def main():
     lines = ["| tool | events | GiB JSON (gzipped) | wall s | events/s | MiB/s JSON (gzipped) | peak RSS MiB | alerts / matches |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     n_rules = (st.get("run") or {}).get("totals", {}).get("rules", "?")
-    lines.append(row(f"Stance `detect`, built-in pack ({n_rules} rules incl. correlations)", ev, gb, gz, st["wall"], st["rss"],
-                     f"{st['alerts']:,} alerts ({st['by_kind']['detection']:,} single-event, {st['by_kind']['correlation']:,} correlation)"))
+    def handed(r):
+        ds = (r.get("run") or {}).get("detectors") or []
+        return sum(d.get("events_in", 0) for d in ds)
+    for label, r in ((f"Stance `detect`, built-in pack ({n_rules} rules incl. correlations), prefilter", st),
+                     ("Stance `detect --no-prefilter`, built-in pack (every event to the plugin, as before)", st_all),
+                     (f"Stance `detect`, the {len(SINGLE_RULES)} single-event rules only", st_one)):
+        lines.append(row(label, ev, gb, gz, r["wall"], r["rss"],
+                         f"{r['alerts']:,} alerts ({r['by_kind']['detection']:,} single-event, "
+                         f"{r['by_kind']['correlation']:,} correlation); {handed(r):,} events handed to the plugin"))
+    if sr:
+        lines.append(row(f"sigma-rust {sr['sigma_rust']}, {sr['rules']} single-event rules, one thread (harness time)",
+                         sr["events"], sr["bytes"], gz, sr["seconds"], sr["rss"], f"{sr['matches']:,} rule-event matches"))
     if py:
         lines.append(row(f"pySigma {py['pysigma']} + SQLite backend {py['backend']}, {py['rules']} detection rules: total",
                          py["events"], py["bytes"], py["gz_bytes"], py["wall"], py["rss"],
@@ -480,6 +532,10 @@ def main():
         print("- pySigma per-rule matches: " + ", ".join(f"{k} {v}" for k, v in sorted(py["per_rule"].items()) if v))
         if py["events"] != ev:
             print(f"- pySigma ran on a subset: the first {len(files):,} files ({py['events']:,} events); nothing extrapolated.")
+    if sr and sr["refused"]:
+        print(f"- sigma-rust refused {len(sr['refused'])} rule file(s): " + "; ".join(sr["refused"]))
+    if sr:
+        print("- sigma-rust per-rule matches: " + ", ".join(f"{k} {v}" for k, v in sorted(sr["per_rule"].items()) if v))
     if st.get("run"):
         print(f"- Stance run totals: {json.dumps(st['run'].get('totals', st['run']))[:600]}")
     print(f"- Outputs in {out}")

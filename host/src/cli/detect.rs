@@ -92,6 +92,10 @@ pub struct Args {
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
 
+    /// Hand every detector every event, ignoring the prefilters detectors declare (the alerts are the same; for comparison)
+    #[arg(long)]
+    no_prefilter: bool,
+
     #[command(flatten)]
     limits: super::limits::LimitArgs,
 
@@ -137,6 +141,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         batch_size: args.batch_size as usize,
         range,
         limits: args.input_limits.limits(),
+        prefilter: !args.no_prefilter,
     };
     let report = pipeline::detect::run(&mut store, &inputs, &args.inputs, &opts, &set)?;
 

@@ -6,6 +6,13 @@
 //! in a plugin is bisected (`runtime::evaluate::bisect`): what still fails is
 //! recorded (plugin, cause, the event when it is one), the plugin's state
 //! stays as it was before each failed part, and the run goes on.
+//!
+//! Detectors that declare prefilters (`runtime::detector::Screen`) get only
+//! the events of each batch that can match one of their rules, plus the
+//! batch's newest left-out event so that time moves on for them as it would
+//! have: batches keep their boundaries, so alerts and state are the same as
+//! without the prefilter (`--no-prefilter`). Each event is read once for all
+//! detectors' prefilters.
 
 use std::time::Instant;
 
@@ -14,6 +21,7 @@ use anyhow::bail;
 use crate::catalog::DetectorSources;
 use crate::events::{InputLimits, Inputs, TimeRange};
 use crate::model::{Alert, Event, FailureRecord};
+use crate::runtime::detector::{Found, Screen, event_millis};
 use crate::runtime::evaluate::{FailedPart, part_of};
 use crate::runtime::{DetectorPlugin, DetectorState, Runtime, StateQuota};
 use crate::store::{DetectionWriter, RunTotals, Store, Suppression};
@@ -30,6 +38,9 @@ pub struct DetectOptions {
     /// What one input and one record may be (records past them are refused
     /// before batching, as input errors).
     pub limits: InputLimits,
+    /// Screen events with the detectors' prefilters (off: every detector
+    /// gets every event, for comparison).
+    pub prefilter: bool,
 }
 
 impl Default for DetectOptions {
@@ -39,6 +50,7 @@ impl Default for DetectOptions {
             batch_size: 2000,
             range: TimeRange::default(),
             limits: InputLimits::default(),
+            prefilter: true,
         }
     }
 }
@@ -60,6 +72,10 @@ pub struct DetectorSummary {
     pub cache: &'static str,
     /// Time to compile or load it.
     pub load_ms: f64,
+    /// Whether its prefilter screened the events it was handed.
+    pub prefilter: bool,
+    /// Events it was handed (all of them without a prefilter).
+    pub events_in: u64,
 }
 
 /// What a run did.
@@ -135,11 +151,14 @@ pub fn load_detectors(rt: &Runtime, sources: DetectorSources) -> anyhow::Result<
 struct Running<'a> {
     plugin: &'a DetectorPlugin,
     state: Option<DetectorState>,
+    /// Events handed to it so far.
+    events_in: u64,
 }
 
 /// The run in progress: its detectors, its writer, what it has counted.
 struct Run<'a, 'w> {
     detectors: Vec<Running<'a>>,
+    screen: Screen,
     suppressions: Vec<Suppression>,
     writer: DetectionWriter<'w>,
     totals: RunTotals,
@@ -166,8 +185,15 @@ pub fn run(
         .filter(|s| s.active(&now))
         .collect();
     let started_at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let screen = if opts.prefilter {
+        let prefilters: Vec<_> = detectors.iter().map(|d| d.plugin.prefilter()).collect();
+        Screen::new(&prefilters)
+    } else {
+        Screen::default()
+    };
     let mut run = Run {
         detectors,
+        screen,
         suppressions,
         writer: store.begin_detection(&started_at, labels)?,
         totals: RunTotals {
@@ -214,10 +240,13 @@ fn start_detectors<'a>(
             rules: plugin.rules.len(),
             cache: plugin.compile.label(),
             load_ms: plugin.compile.duration().as_secs_f64() * 1000.0,
+            prefilter: false,
+            events_in: 0,
         });
         detectors.push(Running {
             state: Some(DetectorState::new(entries, quota)),
             plugin,
+            events_in: 0,
         });
     }
     Ok((detectors, summaries))
@@ -229,13 +258,20 @@ impl Run<'_, '_> {
         if batch.is_empty() {
             return Ok(());
         }
+        let read = self.read(batch);
         for i in 0..self.detectors.len() {
+            let kept = read.as_ref().and_then(|r| self.screened(i, batch, r));
+            let events: &[Event] = kept.as_deref().unwrap_or(batch);
+            if events.is_empty() {
+                continue;
+            }
+            self.detectors[i].events_in += events.len() as u64;
             let plugin = self.detectors[i].plugin;
             let state = self.detectors[i].state.take().unwrap_or_default();
-            let (mut state, alerts, failed) = plugin.evaluate_contained(batch, state);
+            let (mut state, alerts, failed) = plugin.evaluate_contained(events, state);
             self.alerts(alerts)?;
             for part in &failed {
-                self.failure(plugin, batch, part)?;
+                self.failure(plugin, events, part)?;
             }
             self.writer
                 .save_state(&plugin.name, &state.take_changes())?;
@@ -245,6 +281,45 @@ impl Run<'_, '_> {
         self.batch_no += 1;
         batch.clear();
         Ok(())
+    }
+
+    /// What the prefilters need of each event of the batch, read once, and
+    /// each event's time; `None` when no detector has a prefilter.
+    fn read(&self, batch: &[Event]) -> Option<Screened> {
+        if !self.screen.active() {
+            return None;
+        }
+        Some(Screened {
+            found: batch.iter().map(|e| self.screen.read(&e.body)).collect(),
+            times: batch.iter().map(|e| event_millis(&e.time)).collect(),
+        })
+    }
+
+    /// The events of the batch detector `i` can match, in order, with the
+    /// newest of the others (so that its clock moves on as without the
+    /// prefilter); `None` when it has no prefilter.
+    fn screened(&self, i: usize, batch: &[Event], read: &Screened) -> Option<Vec<Event>> {
+        if !self.screen.filters(i) {
+            return None;
+        }
+        let admitted: Vec<bool> = read
+            .found
+            .iter()
+            .map(|f| self.screen.admits(i, f))
+            .collect();
+        let newest_left = (0..batch.len())
+            .filter(|&n| !admitted[n])
+            .filter_map(|n| read.times[n].map(|t| (t, n)))
+            .max()
+            .map(|(_, n)| n);
+        Some(
+            batch
+                .iter()
+                .enumerate()
+                .filter(|(n, _)| admitted[*n] || newest_left == Some(*n))
+                .map(|(_, e)| e.clone())
+                .collect(),
+        )
     }
 
     /// Record a part of a batch that failed in a plugin.
@@ -303,9 +378,13 @@ impl Run<'_, '_> {
     fn finish(
         mut self,
         labels: &[String],
-        detectors: Vec<DetectorSummary>,
+        mut detectors: Vec<DetectorSummary>,
         start: Instant,
     ) -> anyhow::Result<DetectReport> {
+        for (i, (d, summary)) in self.detectors.iter().zip(&mut detectors).enumerate() {
+            summary.prefilter = self.screen.filters(i);
+            summary.events_in = d.events_in;
+        }
         for d in &self.detectors {
             if let Some(s) = &d.state {
                 self.totals
@@ -326,4 +405,11 @@ impl Run<'_, '_> {
             new_alerts: self.new_alerts,
         })
     }
+}
+
+/// What the prefilters read of one batch: per event, the values their
+/// tests name and the event's time.
+struct Screened {
+    found: Vec<Vec<Found>>,
+    times: Vec<Option<i64>>,
 }

@@ -19,3 +19,18 @@ pub mod detector {
         },
     });
 }
+
+/// A detector that also exports `prefilter` (optional, additive). Only its
+/// `prefilter` export is used: the host looks it up on a `detector`
+/// component and does without it when it is absent.
+pub mod prefiltered {
+    wasmtime::component::bindgen!({
+        world: "detector-prefiltered",
+        path: "../wit",
+        with: {
+            "stance:plugin/types": crate::runtime::bindings::policy::stance::plugin::types,
+            "stance:plugin/host": crate::runtime::bindings::policy::stance::plugin::host,
+            "stance:plugin/state": crate::runtime::bindings::detector::stance::plugin::state,
+        },
+    });
+}

@@ -4,12 +4,18 @@
 //! times out or returns garbage fails alone and leaves the state as it was;
 //! [`DetectorPlugin::evaluate_contained`] then bisects it (`evaluate::bisect`)
 //! so that one event the plugin cannot take costs that event alone.
+//!
+//! A detector may also export the optional `prefilter` interface; its tests
+//! are read once at load ([`prefilter`]) and the run screens events with them.
+
+mod prefilter;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Deref;
 
 use super::bindings::detector::DetectorPre;
 use super::bindings::policy::stance::plugin::types as wit;
+use super::bindings::prefiltered::exports::stance::plugin::prefilter::GuestIndices;
 use super::convert;
 use super::engine::Runtime;
 use super::evaluate::{FailedPart, bisect};
@@ -21,11 +27,14 @@ use super::source::{PluginSource, World};
 use super::state::{CallState, DetectorState};
 use crate::model::{Alert, Event, alert_fingerprint};
 
+pub use prefilter::{Found, Prefilter, Screen, event_millis};
+
 /// A loaded, validated detector plugin. Its identity and rules are those of
 /// the [`LoadedPlugin`] it derefs to.
 pub struct DetectorPlugin {
     core: LoadedPlugin,
     pre: DetectorPre<CallData>,
+    prefilter: Option<Prefilter>,
 }
 
 impl Deref for DetectorPlugin {
@@ -57,7 +66,18 @@ impl DetectorPlugin {
                 )
                 .1
             })?;
-        Ok(DetectorPlugin { core, pre })
+        let prefilter = read_prefilter(&core, &pre);
+        Ok(DetectorPlugin {
+            core,
+            pre,
+            prefilter,
+        })
+    }
+
+    /// The tests an event must pass to be able to match one of the plugin's
+    /// rules; `None` when it exports none, or some rule can match any event.
+    pub fn prefilter(&self) -> Option<&Prefilter> {
+        self.prefilter.as_ref()
     }
 
     /// Evaluate one batch, bisected when it fails (`evaluate::bisect`): the
@@ -175,4 +195,30 @@ impl DetectorPlugin {
         }
         Ok(out)
     }
+}
+
+/// The plugin's prefilter, when it exports the interface and its answer
+/// holds; a failure is logged and leaves the plugin unfiltered, which changes
+/// nothing but speed.
+fn read_prefilter(core: &LoadedPlugin, pre: &DetectorPre<CallData>) -> Option<Prefilter> {
+    let indices = GuestIndices::new(pre.instance_pre()).ok()?;
+    let (_, result) = core.call_spec().run(
+        Some(CallState::begin(DetectorState::default())),
+        |store| pre.instance_pre().instantiate(store),
+        |store, instance| {
+            indices
+                .load(&mut *store, instance)?
+                .call_prefilters(&mut *store)
+        },
+    );
+    let why = match result {
+        Ok(Ok(list)) => match Prefilter::declared(&core.rules, list) {
+            Ok(p) => return p,
+            Err(why) => why,
+        },
+        Ok(Err(e)) => e.message,
+        Err(failure) => format!("prefilters {failure}"),
+    };
+    tracing::warn!(plugin = %core.name, "plugin {}: no prefilter: {why}", core.name);
+    None
 }

@@ -383,5 +383,6 @@ fn rules_check_reports_what_loads_and_why_not() {
     assert_eq!(event_ids(&v["alerts"]), set(&["ev-n1", "ev-x1"]));
 }
 
+mod prefilter;
 mod routing;
 mod sources;

@@ -5,21 +5,26 @@
 //! (field mappings per log source, placeholders). Every call runs on a fresh
 //! instance, so the engine is loaded from the settings on each call; the
 //! correlation windows live in the host-kept `state` store, which survives
-//! batches, runs and reloads.
+//! batches, runs and reloads. It also exports the optional `prefilter`
+//! interface: each rule's cheap test, derived by the engine, so that the host
+//! hands it only the events some rule can match.
 
 use serde::Deserialize;
 use serde_json::Value;
 use stance_sigma_engine::{
-    Engine, EngineConfig, Event as SigmaEvent, Level, LogSource, Match, RuleInfo as SigmaRule,
-    RuleKind, StateStore,
+    Engine, EngineConfig, Event as SigmaEvent, Level, LogSource, Match, Prefilter,
+    RuleInfo as SigmaRule, RuleKind, StateStore,
 };
 
 wit_bindgen::generate!({
-    world: "detector",
+    world: "detector-prefiltered",
     path: "../../../wit",
 });
 
 use exports::stance::plugin::detector_plugin::Guest;
+use exports::stance::plugin::prefilter::{
+    FieldEquals, Guest as PrefilterGuest, Requirement, RulePrefilter,
+};
 use stance::plugin::host::{self, Level as LogLevel};
 use stance::plugin::state;
 use stance::plugin::types::{
@@ -295,6 +300,33 @@ impl Guest for Sigma {
             .matches
             .into_iter()
             .map(|m| alert(m, &events))
+            .collect())
+    }
+}
+
+/// Each rule's prefilter (the engine derives them: `Engine::prefilters`).
+impl PrefilterGuest for Sigma {
+    fn prefilters() -> Result<Vec<RulePrefilter>, PluginError> {
+        let engine = load(false)?;
+        Ok(engine
+            .prefilters()
+            .into_iter()
+            .map(|(rule_id, p)| RulePrefilter {
+                rule_id,
+                requirement: match p {
+                    Prefilter::Any => Requirement::Any,
+                    Prefilter::AllOf(fields) => Requirement::AllOf(
+                        fields
+                            .into_iter()
+                            .map(|f| FieldEquals {
+                                path: f.path,
+                                values: f.values,
+                            })
+                            .collect(),
+                    ),
+                    Prefilter::Rules(ids) => Requirement::Rules(ids),
+                },
+            })
             .collect())
     }
 }

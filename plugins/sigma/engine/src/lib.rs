@@ -36,7 +36,8 @@ mod stream;
 
 pub use correlation::{MemoryStore, StateStore};
 pub use engine::{
-    Engine, EngineConfig, Evaluation, FieldTarget, Match, RuleInfo, RuleKind, SourceMapping,
+    Engine, EngineConfig, Evaluation, FieldEquals, FieldTarget, Match, Prefilter, RuleInfo,
+    RuleKind, Screen, SourceMapping,
 };
 pub use error::{EvalIssue, LoadError};
 pub use event::Event;

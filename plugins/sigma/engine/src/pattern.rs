@@ -187,6 +187,15 @@ impl Pattern {
         Pattern { kind, cased }
     }
 
+    /// The whole string the pattern equals (folded unless `cased`), when it
+    /// has no wildcard.
+    pub fn literal(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Exact(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Whether the whole of `text` matches.
     pub fn matches(&self, text: &str) -> bool {
         if let Kind::Any = self.kind {

@@ -3,7 +3,8 @@
 //! with pySigma's SQLite backend, runs the SQL over a CloudTrail corpus and
 //! prints the corpus and each rule's matched event ids. This test evaluates
 //! the same rule files over the same events with the engine and requires the
-//! same match set for every rule pySigma converts.
+//! same match set for every rule pySigma converts, and the same matches
+//! again when the events are first screened with the rules' prefilters.
 //!
 //! It needs the project's Python venv (`tests/aws/moto.sh install`, which
 //! `tests/run.sh` runs); without one it says so loudly and does nothing.
@@ -16,7 +17,7 @@ use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::Value;
-use stance_sigma_engine::{Engine, EngineConfig, Event, MemoryStore};
+use stance_sigma_engine::{Engine, EngineConfig, Event, MemoryStore, Prefilter, Screen};
 
 #[derive(Deserialize)]
 struct Output {
@@ -111,6 +112,50 @@ fn engine_matches_pysigma_sqlite() {
     let mut store = MemoryStore::default();
     let mut matches = engine.evaluate(&events, &mut store);
     matches.extend(engine.flush(&mut store).matches);
+    // The prefilter's equality check: the rules that pin fields match the
+    // same events when the corpus is first screened with their prefilters.
+    let pinned: Vec<(String, Prefilter)> = engine
+        .prefilters()
+        .into_iter()
+        .filter(|(_, p)| matches!(p, Prefilter::AllOf(_)))
+        .collect();
+    let pinned_ids: BTreeSet<&str> = pinned.iter().map(|(id, _)| id.as_str()).collect();
+    let screen = Screen::new(&pinned);
+    let kept: Vec<Event> = events
+        .iter()
+        .filter(|e| screen.admits(&e.body))
+        .cloned()
+        .collect();
+    let mut store = MemoryStore::default();
+    let screened = engine.evaluate(&kept, &mut store);
+    let of_pinned = |ms: &[stance_sigma_engine::Match]| {
+        let mut v: Vec<String> = ms
+            .iter()
+            .filter(|m| pinned_ids.contains(m.rule_id.as_str()))
+            .map(|m| format!("{m:?}"))
+            .collect();
+        v.sort();
+        v
+    };
+    let (before, after) = (of_pinned(&matches), of_pinned(&screened));
+    println!(
+        "prefilter: {} of {} rules pin fields; {} of {} events pass their screen; \
+         their {} matches identical: {}",
+        pinned.len(),
+        loaded_count(&engine),
+        kept.len(),
+        events.len(),
+        before.len(),
+        before == after
+    );
+    assert!(
+        kept.len() < events.len(),
+        "the screen let every event through"
+    );
+    assert_eq!(
+        before, after,
+        "screening with the prefilters changed the matches"
+    );
     let mut ours: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for m in &matches {
         let set = ours.entry(m.rule_id.as_str()).or_default();
@@ -186,4 +231,8 @@ fn engine_matches_pysigma_sqlite() {
         "the engine and pySigma disagree:\n{}",
         differences.join("\n")
     );
+}
+
+fn loaded_count(engine: &Engine) -> usize {
+    engine.rules().count()
 }

@@ -9,6 +9,7 @@
 
 mod correlate;
 mod load;
+mod prefilter;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,6 +23,7 @@ use crate::modifiers::{CmpOp, Ctx, Placeholders};
 use crate::rule::{CorrelationType, Level, LogSource, RuleMeta};
 
 use correlate::{Hit, HitSource};
+pub use prefilter::{FieldEquals, Prefilter, Screen};
 
 /// One JSON path or several (tried in turn, any may match).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
