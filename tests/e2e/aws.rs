@@ -579,7 +579,7 @@ fn buckets_are_listed_by_region_without_a_location_call_per_bucket() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|a| a["type"] == "aws_s3_bucket")
+        .filter(|a| a["resource_type"] == "aws_s3_bucket")
         .map(|a| {
             let region = a["region"].as_str().unwrap().to_string();
             (a["name"].as_str().unwrap().to_string(), region)
@@ -595,7 +595,7 @@ fn buckets_are_listed_by_region_without_a_location_call_per_bucket() {
                 .map(|name| (name.as_str().unwrap().to_string(), region.to_string()))
         })
         .collect();
-    assert_eq!(buckets, expected, "{}", stderr(&out));
+    assert_eq!(buckets, expected, "{snap:#}\n{}", stderr(&out));
     let counts = proxy.counts();
     // One ListBuckets per scanned region, each bucket's region from it.
     assert_eq!(counts.get("s3:GET /"), Some(&2), "{counts:?}");

@@ -447,7 +447,7 @@ async fn inline_policies(target: &Target, c: &Client, who: Principal<'_>) -> Res
             .map_err(|e| Failed::sdk("ListRolePolicies", &e))?,
     };
     // Every document at once; the first failure in the listing's order decides.
-    let documents = futures::future::join_all(names.iter().map(|policy_name| async {
+    let documents = futures::future::join_all(names.iter().map(|policy_name| async move {
         match who {
             Principal::User(n) => target
                 .call(c.get_user_policy().user_name(n).policy_name(policy_name).send())
