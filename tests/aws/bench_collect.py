@@ -63,17 +63,32 @@ def ensure_prowler():
     return prowler
 
 
+GNU_TIME = Path("/usr/bin/time")
+
+
 def run_child_rss(cmd, env):
-    """Run cmd; return (wall seconds, this child's own peak RSS in MiB via wait4, exit code)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.monotonic() - start
-    if proc.returncode not in (0, 1, 2, 3):
-        log(f"{Path(cmd[0]).name} exited {proc.returncode}: {stderr.decode(errors='replace')[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, proc.returncode
+    """Run cmd; return (wall seconds, this child's own peak RSS in MiB, exit code).
+
+    Linux keeps a process's peak RSS across exec, so a child forked from this
+    (by then large) Python process would report at least this process's size:
+    GNU time, a small process, forks the child and reports its peak (%M).
+    Without GNU time, wait4's figure is taken as it is.
+    """
+    with tempfile.NamedTemporaryFile(prefix="rss-") as rss_file:
+        wrapped = ([str(GNU_TIME), "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME.exists() else list(cmd))
+        start = time.monotonic()
+        proc = subprocess.Popen(wrapped, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stderr = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.monotonic() - start
+        code = os.waitstatus_to_exitcode(status)
+        peak_kib = usage.ru_maxrss
+        if GNU_TIME.exists():
+            lines = Path(rss_file.name).read_text().split()
+            peak_kib = int(lines[-1]) if lines and lines[-1].isdigit() else peak_kib
+    if code not in (0, 1, 2, 3):
+        log(f"{Path(cmd[0]).name} exited {code}: {stderr.decode(errors='replace')[-2000:]}")
+    return seconds, peak_kib / 1024, code
 
 
 def snapshot_key(snap):
