@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::support::{Env, Moto, stderr};
+use crate::support::{Env, Moto, root, stderr, venv_python};
 
 /// Results that moto 5.2.5 cannot give the Rust SDK: these must come out as
 /// `error` (never a verdict), with the reason.
@@ -511,4 +511,100 @@ fn missing_permissions_and_unknown_data_are_errors_never_passes() {
             .all(|l| l.trim().is_empty() || l.contains("not collected") || l.contains(" WARN ")),
         "{summary}"
     );
+}
+
+/// `tests/aws/latency_proxy.py` without added latency in front of moto: it
+/// counts the requests of the commands pointed at it, per operation.
+struct CountingProxy {
+    child: std::process::Child,
+    url: String,
+}
+
+impl CountingProxy {
+    fn start(moto: &Moto) -> CountingProxy {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(venv_python())
+            .arg(root().join("tests/aws/latency_proxy.py"))
+            .args(["--upstream", &moto.endpoint(), "--delay-ms", "0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tests/aws/latency_proxy.py");
+        let mut url = String::new();
+        let stdout = child.stdout.take().expect("the proxy's stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut url)
+            .expect("the proxy prints its URL");
+        CountingProxy {
+            child,
+            url: url.trim().to_string(),
+        }
+    }
+
+    /// Requests forwarded so far, by operation (`s3:GET ?location`, …).
+    fn counts(&self) -> BTreeMap<String, u64> {
+        let out = std::process::Command::new("curl")
+            .args(["-s", &format!("{}/__latency_proxy/counts", self.url)])
+            .output()
+            .expect("run curl");
+        serde_json::from_slice(&out.stdout).expect("the proxy answers its counts as JSON")
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn buckets_are_listed_by_region_without_a_location_call_per_bucket() {
+    let moto = Moto::start(&[]);
+    let seeded = moto.seed("seed_bucket_regions.py", &["--per-region", "5"]);
+    let proxy = CountingProxy::start(&moto);
+    let env = Env::new();
+    let snapshot = env.path("s3.json");
+    let mut cmd = env.cmd();
+    moto.env(&mut cmd);
+    let out = cmd
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .args(["collect", "--provider", "aws", "--services", "s3"])
+        .args(["--region", "us-east-1", "--region", "eu-west-1", "-q", "-o"])
+        .arg(&snapshot)
+        .output()
+        .unwrap();
+    let snap: Value = serde_json::from_slice(&std::fs::read(&snapshot).unwrap())
+        .unwrap_or_else(|e| panic!("no snapshot ({e}): {}", stderr(&out)));
+    let buckets: BTreeSet<(String, String)> = snap["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["resource_type"] == "aws_s3_bucket")
+        .map(|a| {
+            let region = a["region"].as_str().unwrap().to_string();
+            (a["name"].as_str().unwrap().to_string(), region)
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = ["us-east-1", "eu-west-1"]
+        .iter()
+        .flat_map(|region| {
+            seeded[region]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|name| (name.as_str().unwrap().to_string(), region.to_string()))
+        })
+        .collect();
+    assert_eq!(buckets, expected, "{snap:#}\n{}", stderr(&out));
+    let counts = proxy.counts();
+    // One ListBuckets per scanned region, each bucket's region from it.
+    assert_eq!(counts.get("s3:GET /"), Some(&2), "{counts:?}");
+    assert_eq!(counts.get("s3:GET ?location"), None, "{counts:?}");
+    // Ten configuration calls per bucket, the account's block, the listings.
+    let s3_calls: u64 = counts
+        .iter()
+        .filter(|(op, _)| op.starts_with("s3:"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(s3_calls, 10 * 10 + 1 + 2, "{counts:?}");
 }

@@ -389,25 +389,27 @@ async fn user(target: &Target, c: &Client, u: aws_sdk_iam::types::User) -> Outpu
     })
 }
 
-/// A user's access keys, each with its last use (GetAccessKeyLastUsed).
+/// A user's access keys, each with its last use (GetAccessKeyLastUsed, for
+/// every key at once).
 async fn access_keys(
     target: &Target,
     c: &Client,
     keys: &[aws_sdk_iam::types::AccessKeyMetadata],
     m: &mut Misses,
 ) -> Value {
+    let last_used = futures::future::join_all(keys.iter().map(|k| {
+        let id = k.access_key_id().unwrap_or_default();
+        target.call(c.get_access_key_last_used().access_key_id(id).send())
+    }))
+    .await;
     let mut list = Vec::new();
-    for k in keys {
-        let id = k.access_key_id().unwrap_or_default().to_string();
-        let last_used = match target
-            .call(c.get_access_key_last_used().access_key_id(&id).send())
-            .await
-        {
+    for (k, used) in keys.iter().zip(last_used) {
+        let last_used = match used {
             Ok(l) => doc::time(l.access_key_last_used().and_then(|u| u.last_used_date())),
             Err(e) => m.sdk(&["access_keys"], "GetAccessKeyLastUsed", &e),
         };
         list.push(json!({
-            "access_key_id": id,
+            "access_key_id": k.access_key_id().unwrap_or_default(),
             "status": k.status().map(|s| s.as_str()),
             "create_date": doc::time(k.create_date()),
             "last_used_date": last_used,
@@ -424,6 +426,7 @@ fn attached_list(list: &[aws_sdk_iam::types::AttachedPolicy]) -> Value {
     )
 }
 
+#[derive(Clone, Copy)]
 enum Principal<'a> {
     User(&'a str),
     Role(&'a str),
@@ -443,30 +446,25 @@ async fn inline_policies(target: &Target, c: &Client, who: Principal<'_>) -> Res
             .map(|r| r.policy_names().to_vec())
             .map_err(|e| Failed::sdk("ListRolePolicies", &e))?,
     };
-    let mut out = Vec::new();
-    for policy_name in names {
-        let (text, op) = match who {
+    // Every document at once; the first failure in the listing's order decides.
+    let documents = futures::future::join_all(names.iter().map(|policy_name| async move {
+        match who {
             Principal::User(n) => target
-                .call(
-                    c.get_user_policy()
-                        .user_name(n)
-                        .policy_name(&policy_name)
-                        .send(),
-                )
+                .call(c.get_user_policy().user_name(n).policy_name(policy_name).send())
                 .await
                 .map(|r| (r.policy_document().to_string(), "GetUserPolicy"))
-                .map_err(|e| Failed::sdk("GetUserPolicy", &e))?,
+                .map_err(|e| Failed::sdk("GetUserPolicy", &e)),
             Principal::Role(n) => target
-                .call(
-                    c.get_role_policy()
-                        .role_name(n)
-                        .policy_name(&policy_name)
-                        .send(),
-                )
+                .call(c.get_role_policy().role_name(n).policy_name(policy_name).send())
                 .await
                 .map(|r| (r.policy_document().to_string(), "GetRolePolicy"))
-                .map_err(|e| Failed::sdk("GetRolePolicy", &e))?,
-        };
+                .map_err(|e| Failed::sdk("GetRolePolicy", &e)),
+        }
+    }))
+    .await;
+    let mut out = Vec::new();
+    for (policy_name, got) in names.into_iter().zip(documents) {
+        let (text, op) = got?;
         let document = doc::policy(&text).map_err(|m| Failed::other(op, m))?;
         out.push(json!({"policy_name": policy_name, "document": document}));
     }

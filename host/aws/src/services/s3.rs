@@ -7,8 +7,9 @@
 
 pub(crate) mod objects;
 
-use std::collections::HashMap;
-
+use aws_sdk_s3::operation::list_buckets::ListBucketsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use stance_model::Asset;
@@ -43,71 +44,64 @@ pub(crate) fn client(target: &Target, region: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// Region of a bucket from GetBucketLocation's answer.
-fn location_region(constraint: Option<&str>) -> String {
-    match constraint {
-        None | Some("") => "us-east-1".into(),
-        Some("EU") => "eu-west-1".into(),
-        Some(r) => r.into(),
+/// A bucket as ListBuckets gave it.
+type Listed = aws_sdk_s3::types::Bucket;
+
+/// Every bucket of the account in `region`: ListBuckets filtered by
+/// `BucketRegion`, sent to that region's endpoint (S3 refuses the filter
+/// elsewhere) by `c`, paged only when AWS says there is more.
+async fn list_buckets_in(
+    target: &Target,
+    c: &aws_sdk_s3::Client,
+    region: &str,
+) -> Result<Vec<Listed>, SdkError<ListBucketsError, HttpResponse>> {
+    let mut listed = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = c.list_buckets().bucket_region(region);
+        if let Some(t) = &token {
+            req = req.continuation_token(t);
+        }
+        let r = target.call(req.send()).await?;
+        listed.extend(r.buckets().iter().cloned());
+        token = r.continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(listed);
+        }
     }
 }
 
 async fn buckets(target: &Target, out: &mut Output) {
-    let global = client(target, target.regions.first().map_or("us-east-1", String::as_str));
-    // ListBuckets returns every bucket of the account in one answer unless
-    // asked to page; page only when AWS says there is more.
-    let mut listed = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut req = global.list_buckets();
-        if let Some(t) = &token {
-            req = req.continuation_token(t);
-        }
-        match target.call(req.send()).await {
-            Ok(r) => {
-                listed.extend(r.buckets().iter().cloned());
-                token = r.continuation_token().map(str::to_string);
-                if token.is_none() {
-                    break;
-                }
-            }
+    // One listing per scanned region, all at once, each from its region's
+    // endpoint: every bucket's region comes with it (no GetBucketLocation
+    // per bucket), and buckets outside the scan's regions are never listed.
+    let clients: Vec<(String, aws_sdk_s3::Client)> = target
+        .regions
+        .iter()
+        .map(|region| (region.clone(), client(target, region)))
+        .collect();
+    let listings = futures::future::join_all(
+        clients
+            .iter()
+            .map(|(region, c)| list_buckets_in(target, c, region)),
+    )
+    .await;
+    let mut located = Vec::new();
+    for ((region, c), listed) in clients.iter().zip(listings) {
+        let listed = match listed {
+            Ok(listed) => listed,
             Err(e) => {
                 out.errors
                     .push(target.sdk_error(SERVICE, "ListBuckets", &e, &[BUCKET]));
                 return;
             }
-        }
-    }
-
-    let mut clients: HashMap<String, aws_sdk_s3::Client> = HashMap::new();
-    let mut located = Vec::new();
-    for b in listed {
-        let Some(name) = b.name().map(str::to_string) else {
-            continue;
         };
-        let region = match b.bucket_region() {
-            Some(r) => r.to_string(),
-            None => match target
-                .call(global.get_bucket_location().bucket(&name).send())
-                .await
-            {
-                Ok(l) => location_region(l.location_constraint().map(|c| c.as_str())),
-                Err(e) => {
-                    let mut err = target.sdk_error(SERVICE, "GetBucketLocation", &e, &[]);
-                    err.message = format!("bucket {name}: {}", err.message);
-                    out.errors.push(err);
-                    continue;
-                }
-            },
-        };
-        if !target.regions.contains(&region) {
-            continue;
+        for b in listed {
+            if let Some(name) = b.name() {
+                let created = b.creation_date().cloned();
+                located.push((name.to_string(), region.clone(), created, c.clone()));
+            }
         }
-        let c = clients
-            .entry(region.clone())
-            .or_insert_with(|| client(target, &region))
-            .clone();
-        located.push((name, region, b.creation_date().cloned(), c));
     }
 
     let mut failures = Failures::default();
