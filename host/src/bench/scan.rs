@@ -299,7 +299,8 @@ fn scan_throughput(opts: &BenchOptions, n: usize) -> anyhow::Result<ScanRow> {
 
 /// The database file plus its write-ahead log after a checkpoint, in bytes.
 fn db_bytes(db: &Path) -> anyhow::Result<u64> {
-    let conn = rusqlite::Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let conn =
+        rusqlite::Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .with_context(|| format!("checkpointing {}", db.display()))?;
     drop(conn);

@@ -109,13 +109,20 @@ fn a_pass_that_never_failed_is_three_integers_and_reads_back_whole() {
     let (_dir, mut store) = open();
     let (s1, totals) = scan(
         &mut store,
-        &[("a", Status::Pass), ("b", Status::Fail), ("c", Status::Pass)],
+        &[
+            ("a", Status::Pass),
+            ("b", Status::Fail),
+            ("c", Status::Pass),
+        ],
         "x",
     );
     assert_eq!(count(&store, "SELECT count(*) FROM passes"), 2);
     assert_eq!(count(&store, "SELECT count(*) FROM results"), 1);
     assert_eq!(
-        count(&store, &format!("SELECT count(*) FROM findings WHERE scan_id = {s1}")),
+        count(
+            &store,
+            &format!("SELECT count(*) FROM findings WHERE scan_id = {s1}")
+        ),
         3,
         "the findings view shows every result"
     );
@@ -129,9 +136,19 @@ fn a_pass_that_never_failed_is_three_integers_and_reads_back_whole() {
     assert_eq!(a.title, "buckets are versioned");
     assert_eq!(a.resource.name, "name-a");
     assert_eq!(a.resource.resource_type, "aws_s3_bucket");
-    assert_eq!((a.resource.account.as_str(), a.resource.region.as_str()), ("111111111111", "eu-west-1"));
+    assert_eq!(
+        (a.resource.account.as_str(), a.resource.region.as_str()),
+        ("111111111111", "eu-west-1")
+    );
     assert_eq!((a.message.as_str(), a.evidence.len()), ("", 0));
-    assert_eq!((a.lifecycle.clone(), a.first_seen.clone(), a.last_seen.clone()), (None, None, None));
+    assert_eq!(
+        (
+            a.lifecycle.clone(),
+            a.first_seen.clone(),
+            a.last_seen.clone()
+        ),
+        (None, None, None)
+    );
     assert_eq!(rows["b"].evidence.len(), 1);
     assert_eq!(
         count(&store, "SELECT count(*) FROM finding_state"),
@@ -168,7 +185,10 @@ fn lifecycle_runs_through_compact_and_whole_passes() {
     assert_eq!(rows["a"].lifecycle, None);
     assert_eq!(rows["a"].last_seen.as_deref(), Some("2026-12-01T00:01:00Z"));
     assert_eq!(
-        count(&store, &format!("SELECT count(*) FROM passes WHERE scan_id = {s4}")),
+        count(
+            &store,
+            &format!("SELECT count(*) FROM passes WHERE scan_id = {s4}")
+        ),
         0,
         "a pass of a finding that failed before is kept whole"
     );
@@ -186,7 +206,10 @@ fn lifecycle_runs_through_compact_and_whole_passes() {
     let rows = by_asset(&store, s5);
     assert_eq!(rows["a"].lifecycle.as_deref(), Some("reopened"));
     assert_eq!(rows["b"].lifecycle.as_deref(), Some("reopened"));
-    assert_eq!(rows["a"].first_seen.as_deref(), Some("2026-12-01T00:01:00Z"));
+    assert_eq!(
+        rows["a"].first_seen.as_deref(),
+        Some("2026-12-01T00:01:00Z")
+    );
     assert_eq!(by_asset(&store, s1)["a"].lifecycle, None);
     assert_eq!(by_asset(&store, s2)["a"].lifecycle.as_deref(), Some("new"));
     let (from, to) = store.diff_scans(Some(s2), Some(s3)).unwrap();
@@ -205,10 +228,22 @@ fn lifecycle_runs_through_compact_and_whole_passes() {
 #[test]
 fn assets_that_look_the_same_share_one_version_and_a_prune_leaves_nothing_behind() {
     let (_dir, mut store) = open();
-    let (s1, _) = scan(&mut store, &[("a", Status::Fail), ("b", Status::Pass)], "one");
-    scan(&mut store, &[("a", Status::Fail), ("b", Status::Pass)], "one");
+    let (s1, _) = scan(
+        &mut store,
+        &[("a", Status::Fail), ("b", Status::Pass)],
+        "one",
+    );
+    scan(
+        &mut store,
+        &[("a", Status::Fail), ("b", Status::Pass)],
+        "one",
+    );
     assert_eq!(count(&store, "SELECT count(*) FROM asset_versions"), 2);
-    assert_eq!(count(&store, "SELECT count(*) FROM finding_content"), 1, "a recurring failure's evidence is stored once");
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM finding_content"),
+        1,
+        "a recurring failure's evidence is stored once"
+    );
     assert_eq!(count(&store, "SELECT count(*) FROM assets"), 4);
     let (s3, _) = scan(&mut store, &[("c", Status::Fail)], "two");
     assert_eq!(count(&store, "SELECT count(*) FROM asset_versions"), 3);
@@ -243,7 +278,11 @@ fn assets_that_look_the_same_share_one_version_and_a_prune_leaves_nothing_behind
         ("results", 1),
         ("scan_assets", 1),
     ] {
-        assert_eq!(count(&store, &format!("SELECT count(*) FROM {table}")), left, "{table}");
+        assert_eq!(
+            count(&store, &format!("SELECT count(*) FROM {table}")),
+            left,
+            "{table}"
+        );
     }
     assert_eq!(all(&store, s3).len(), 1);
 }
@@ -299,18 +338,107 @@ fn wide_database(path: &std::path::Path) -> Store {
     }
     let ev = r#"[{"path":"v","actual":"x","expected":"y"}]"#;
     let rows: [WideRow; 10] = [
-        (1, "r1", "a", "pass", "high", "", "[]", None, None, None, "stance", None),
-        (1, "r1", "b", "fail", "high", "b bad", ev, Some("new"), Some("t1"), Some("t1"), "stance", None),
-        (1, "r1", "c", "pass", "high", "c ok", "[]", None, None, None, "stance", None),
-        (2, "r1", "a", "pass", "high", "", "[]", None, None, None, "stance", None),
-        (2, "r1", "b", "pass", "high", "", "[]", Some("resolved"), None, Some("t1"), "stance", None),
-        (2, "r1", "c", "fail", "critical", "c bad", ev, Some("new"), Some("t2"), Some("t2"), "stance", None),
-        (2, "r2", "a", "fail", "low", "a bad", ev, Some("new"), Some("t2"), Some("t2"), "stance", Some(r#"{"id":"m1","reason":"ok"}"#)),
-        (2, "r2", "b", "error", "low", "trap", "[]", None, None, None, "stance", None),
-        (2, "r2", "c", "pass", "low", "", "[]", None, None, None, "stance", None),
-        (2, "securityhub:S3.1", "a", "fail", "medium", "imp", "[]", None, None, None, "securityhub", None),
+        (
+            1, "r1", "a", "pass", "high", "", "[]", None, None, None, "stance", None,
+        ),
+        (
+            1,
+            "r1",
+            "b",
+            "fail",
+            "high",
+            "b bad",
+            ev,
+            Some("new"),
+            Some("t1"),
+            Some("t1"),
+            "stance",
+            None,
+        ),
+        (
+            1, "r1", "c", "pass", "high", "c ok", "[]", None, None, None, "stance", None,
+        ),
+        (
+            2, "r1", "a", "pass", "high", "", "[]", None, None, None, "stance", None,
+        ),
+        (
+            2,
+            "r1",
+            "b",
+            "pass",
+            "high",
+            "",
+            "[]",
+            Some("resolved"),
+            None,
+            Some("t1"),
+            "stance",
+            None,
+        ),
+        (
+            2,
+            "r1",
+            "c",
+            "fail",
+            "critical",
+            "c bad",
+            ev,
+            Some("new"),
+            Some("t2"),
+            Some("t2"),
+            "stance",
+            None,
+        ),
+        (
+            2,
+            "r2",
+            "a",
+            "fail",
+            "low",
+            "a bad",
+            ev,
+            Some("new"),
+            Some("t2"),
+            Some("t2"),
+            "stance",
+            Some(r#"{"id":"m1","reason":"ok"}"#),
+        ),
+        (
+            2, "r2", "b", "error", "low", "trap", "[]", None, None, None, "stance", None,
+        ),
+        (
+            2, "r2", "c", "pass", "low", "", "[]", None, None, None, "stance", None,
+        ),
+        (
+            2,
+            "securityhub:S3.1",
+            "a",
+            "fail",
+            "medium",
+            "imp",
+            "[]",
+            None,
+            None,
+            None,
+            "securityhub",
+            None,
+        ),
     ];
-    for (scan, rule, asset, status, severity, message, evidence, lifecycle, first, last, source, muted) in rows {
+    for (
+        scan,
+        rule,
+        asset,
+        status,
+        severity,
+        message,
+        evidence,
+        lifecycle,
+        first,
+        last,
+        source,
+        muted,
+    ) in rows
+    {
         let rank = severity_rank(severity.parse().unwrap());
         let plugin = if source == "stance" { "p" } else { source };
         let version = if source == "stance" { "1" } else { "" };
@@ -403,6 +531,10 @@ fn a_wide_database_migrates_in_place_and_answers_as_before() {
     w.add_findings(&[c]).unwrap();
     let (s3, totals) = w.commit("t3").unwrap();
     assert_eq!(totals.by_lifecycle.get("recurring"), Some(&1));
-    assert_eq!(totals.by_lifecycle.get("resolved"), Some(&1), "r2 on a is gone");
+    assert_eq!(
+        totals.by_lifecycle.get("resolved"),
+        Some(&1),
+        "r2 on a is gone"
+    );
     assert_eq!(all(&store, s3)[0].first_seen.as_deref(), Some("t2"));
 }

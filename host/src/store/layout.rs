@@ -342,7 +342,14 @@ pub fn convert_findings(conn: &Connection) -> rusqlite::Result<()> {
             continue;
         }
         let content = content_key(conn, &message, &evidence)?;
-        let [lifecycle, first_seen, last_seen, duplicate_of, details, muted_by] = extra;
+        let [
+            lifecycle,
+            first_seen,
+            last_seen,
+            duplicate_of,
+            details,
+            muted_by,
+        ] = extra;
         full.execute(params![
             scan,
             asset,

@@ -235,7 +235,9 @@ impl ScanWriter<'_> {
                 ]
                 .iter()
                 .enumerate()
-                .all(|(i, want)| r.get_ref(i + 2).ok().and_then(|c| c.as_str().ok()) == Some(*want));
+                .all(|(i, want)| {
+                    r.get_ref(i + 2).ok().and_then(|c| c.as_str().ok()) == Some(*want)
+                });
                 if same {
                     return Ok((r.get(0)?, version, r.get(9)?));
                 }
@@ -555,4 +557,3 @@ pub(crate) fn severity_rank(s: Severity) -> i64 {
 pub(super) fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
-
