@@ -40,6 +40,11 @@ pub struct ScanRow {
     pub assets_per_second: f64,
     /// Peak resident memory of the scan process, in MiB (NaN when unknown).
     pub peak_rss_mib: f64,
+    /// The database after the scan (file and write-ahead log, checkpointed), in MiB.
+    pub db_mib: f64,
+    /// How much a second scan of the same snapshot into the same database
+    /// grows it (checkpointed), in MiB: what each scan costs in storage.
+    pub growth_mib: f64,
 }
 
 /// The built-in policies evaluated natively and in the wasm sandbox over
@@ -371,15 +376,32 @@ fn scan_throughput(opts: &BenchOptions, n: usize) -> anyhow::Result<ScanRow> {
     }
     let cache = opts.dir.join("start-cache");
     let (_, report) = timed_scan(opts, &snapshot, &db, &cache)?;
+    let first = db_bytes(&db)?;
+    timed_scan(opts, &snapshot, &db, &cache)?;
+    let second = db_bytes(&db)?;
     let scan = &report["scan"];
     let seconds = scan["elapsed"].as_f64().unwrap_or(f64::NAN);
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     Ok(ScanRow {
         assets: n,
         results: scan["totals"]["findings"].as_u64().unwrap_or(0),
         seconds,
         assets_per_second: n as f64 / seconds,
         peak_rss_mib: scan["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / (1024.0 * 1024.0),
+        db_mib: mib(first),
+        growth_mib: mib(second.saturating_sub(first)),
     })
+}
+
+/// The database file plus its write-ahead log after a checkpoint, in bytes.
+fn db_bytes(db: &Path) -> anyhow::Result<u64> {
+    let conn =
+        rusqlite::Connection::open(db).with_context(|| format!("opening {}", db.display()))?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .with_context(|| format!("checkpointing {}", db.display()))?;
+    drop(conn);
+    let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    Ok(size(db.to_path_buf()) + size(PathBuf::from(format!("{}-wal", db.display()))))
 }
 
 /// The report as Markdown, for BENCHMARKS.md.
@@ -393,14 +415,23 @@ pub fn markdown(r: &BenchReport, command: &str) -> String {
         "### Scan throughput (synthetic snapshots, end to end: read, evaluate in wasm, store)\n\n",
     );
     s.push_str(
-        "| assets | results | seconds | assets/s | peak RSS (MiB) |\n|---:|---:|---:|---:|---:|\n",
+        "| assets | results | seconds | assets/s | peak RSS (MiB) | database (MiB) | growth per scan (MiB) |\n|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in &r.scans {
         s.push_str(&format!(
-            "| {} | {} | {:.2} | {:.0} | {:.0} |\n",
-            row.assets, row.results, row.seconds, row.assets_per_second, row.peak_rss_mib
+            "| {} | {} | {:.2} | {:.0} | {:.0} | {:.1} | {:.1} |\n",
+            row.assets,
+            row.results,
+            row.seconds,
+            row.assets_per_second,
+            row.peak_rss_mib,
+            row.db_mib,
+            row.growth_mib
         ));
     }
+    s.push_str(
+        "\nGrowth per scan: the database (file and write-ahead log, checkpointed) after a second scan of the same snapshot into the same database, less its size after the first.\n",
+    );
     let e = &r.engine;
     let rate = |seconds: f64| e.assets as f64 / seconds;
     s.push_str(&format!(

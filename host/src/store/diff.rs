@@ -416,43 +416,57 @@ fn resource(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ResourceRef> {
     })
 }
 
-/// Failing findings of scan ?1 with their row in scan ?2 (the earlier), and
-/// whether they failed in scope ?3 before (a complete scan before ?2, or a
-/// first failure before ?2 finished at ?4, which pruned scans leave behind).
-const FAILING_IN_TO: &str = "SELECT t.fingerprint, t.rule_id, COALESCE(r.title, t.rule_id),
-        t.asset_id, t.resource_type, COALESCE(a.name, ''), t.account, t.region,
-        t.severity, t.message, t.evidence, t.first_seen, t.source, t.lifecycle,
-        f.status, f.severity, f.evidence,
+/// Failing findings of scan ?1 with their status in scan ?2 (the earlier; a
+/// compact pass there is `pass`), and whether they failed in scope ?3 before
+/// (a complete scan before ?2, or a first failure before ?2 finished at ?4,
+/// which pruned scans leave behind). A finding is the same (rule, resource)
+/// pair of keys in every scan.
+const FAILING_IN_TO: &str = "SELECT t.fingerprint, rn.rule_id, COALESCE(r.title, rn.rule_id),
+        an.id, t.resource_type, COALESCE(v.name, ''), t.account, t.region,
+        t.severity, c.message, c.evidence, t.first_seen, t.source, t.lifecycle,
+        COALESCE(f.status, CASE WHEN fp.scan_id IS NOT NULL THEN 'pass' END), f.severity, fc.evidence,
         CASE WHEN f.status IS NULL OR f.status != 'fail' THEN
             (t.first_seen IS NOT NULL AND t.first_seen < ?4)
-            OR EXISTS (SELECT 1 FROM scans s JOIN findings x ON x.scan_id = s.id AND x.fingerprint = t.fingerprint
+            OR EXISTS (SELECT 1 FROM scans s JOIN results x ON x.scan_id = s.id AND x.asset = t.asset AND x.rule = t.rule
                        WHERE s.scope = ?3 AND s.status = 'complete' AND s.id < ?2 AND x.status = 'fail')
         ELSE 0 END
- FROM findings t
- LEFT JOIN findings f ON f.scan_id = ?2 AND f.fingerprint = t.fingerprint AND f.duplicate_of IS NULL
- LEFT JOIN rules r ON r.scan_id = t.scan_id AND r.rule_id = t.rule_id
- LEFT JOIN assets a ON a.scan_id = t.scan_id AND a.id = t.asset_id
+ FROM results t
+ JOIN rule_names rn ON rn.key = t.rule
+ JOIN asset_names an ON an.key = t.asset
+ JOIN finding_content c ON c.key = t.content
+ LEFT JOIN results f ON f.scan_id = ?2 AND f.asset = t.asset AND f.rule = t.rule AND f.duplicate_of IS NULL
+ LEFT JOIN finding_content fc ON fc.key = f.content
+ LEFT JOIN passes fp ON fp.scan_id = ?2 AND fp.asset = t.asset AND fp.rule = t.rule
+ LEFT JOIN rules r ON r.scan_id = t.scan_id AND r.rule_id = rn.rule_id
+ LEFT JOIN scan_assets sa ON sa.scan_id = t.scan_id AND sa.asset = t.asset
+ LEFT JOIN asset_versions v ON v.key = sa.version
  WHERE t.scan_id = ?1 AND t.status = 'fail' AND t.duplicate_of IS NULL";
 
 /// Failing findings of scan ?2 that do not fail in scan ?1 (the later), with
-/// their status there, whether their asset and rule are still in ?1, and
-/// whether ?1 could not collect their resource type (or read their source)
-/// in their account and region: the checks of the stored lifecycle.
-const FAILING_ONLY_IN_FROM: &str = "SELECT f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id),
-        f.asset_id, f.resource_type, COALESCE(a.name, ''), f.account, f.region,
-        f.severity, f.message, f.evidence, f.first_seen, f.source,
-        t.status,
-        EXISTS (SELECT 1 FROM assets ta WHERE ta.scan_id = ?1 AND ta.id = f.asset_id),
-        EXISTS (SELECT 1 FROM rules tr WHERE tr.scan_id = ?1 AND tr.rule_id = f.rule_id),
+/// their status there (a compact pass is `pass`), whether their asset and
+/// rule are still in ?1, and whether ?1 could not collect their resource
+/// type (or read their source) in their account and region: the checks of
+/// the stored lifecycle.
+const FAILING_ONLY_IN_FROM: &str = "SELECT f.fingerprint, rn.rule_id, COALESCE(r.title, rn.rule_id),
+        an.id, f.resource_type, COALESCE(v.name, ''), f.account, f.region,
+        f.severity, c.message, c.evidence, f.first_seen, f.source,
+        COALESCE(t.status, CASE WHEN tp.scan_id IS NOT NULL THEN 'pass' END),
+        EXISTS (SELECT 1 FROM scan_assets ta WHERE ta.scan_id = ?1 AND ta.asset = f.asset),
+        EXISTS (SELECT 1 FROM rules tr WHERE tr.scan_id = ?1 AND tr.rule_id = rn.rule_id),
         EXISTS (SELECT 1 FROM collection_errors e, json_each(e.resource_types) ty
                 WHERE e.scan_id = ?1 AND ty.value = f.resource_type
                   AND e.account = f.account AND e.region = f.region)
         OR EXISTS (SELECT 1 FROM collection_errors e
-                   WHERE e.scan_id = ?1 AND f.rule_id LIKE e.service || ':%'
+                   WHERE e.scan_id = ?1 AND rn.rule_id LIKE e.service || ':%'
                      AND e.account = f.account AND e.region = f.region)
- FROM findings f
- LEFT JOIN findings t ON t.scan_id = ?1 AND t.fingerprint = f.fingerprint AND t.duplicate_of IS NULL
- LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = f.rule_id
- LEFT JOIN assets a ON a.scan_id = f.scan_id AND a.id = f.asset_id
+ FROM results f
+ JOIN rule_names rn ON rn.key = f.rule
+ JOIN asset_names an ON an.key = f.asset
+ JOIN finding_content c ON c.key = f.content
+ LEFT JOIN results t ON t.scan_id = ?1 AND t.asset = f.asset AND t.rule = f.rule AND t.duplicate_of IS NULL
+ LEFT JOIN passes tp ON tp.scan_id = ?1 AND tp.asset = f.asset AND tp.rule = f.rule
+ LEFT JOIN rules r ON r.scan_id = f.scan_id AND r.rule_id = rn.rule_id
+ LEFT JOIN scan_assets sa ON sa.scan_id = f.scan_id AND sa.asset = f.asset
+ LEFT JOIN asset_versions v ON v.key = sa.version
  WHERE f.scan_id = ?2 AND f.status = 'fail' AND f.duplicate_of IS NULL
    AND (t.status IS NULL OR t.status != 'fail')";

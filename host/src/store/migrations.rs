@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
-use super::APPLICATION_ID;
+use super::{APPLICATION_ID, layout};
 
 pub enum MigrationError {
     Sql(rusqlite::Error),
@@ -29,11 +29,40 @@ impl From<rusqlite::Error> for MigrationError {
     }
 }
 
+/// One migration: SQL, or the conversion to the compact layout (SQL and
+/// a step in Rust, [`super::layout`]).
+enum Step {
+    Sql(&'static str),
+    Compact,
+}
+
+impl Step {
+    /// The SQL of the step, for the tables it creates.
+    fn sql(&self) -> &'static str {
+        match self {
+            Step::Sql(sql) => sql,
+            Step::Compact => layout::START,
+        }
+    }
+
+    fn run(&self, conn: &Connection) -> rusqlite::Result<()> {
+        match self {
+            Step::Sql(sql) => conn.execute_batch(sql),
+            Step::Compact => {
+                conn.execute_batch(layout::START)?;
+                layout::convert_findings(conn)?;
+                conn.execute_batch(layout::FINISH)
+            }
+        }
+    }
+}
+
 /// Migrations in order; migration `i` brings the schema to version `i + 1`.
-const MIGRATIONS: &[&str] = &[
+const MIGRATIONS: &[Step] = &[
     // 1: scans, assets (bodies deduplicated by hash), rules, findings,
     // plugin failures, and the cross-scan state behind finding lifecycle.
-    r#"
+    Step::Sql(
+        r#"
     CREATE TABLE scans (
         id             INTEGER PRIMARY KEY,
         started_at     TEXT NOT NULL,
@@ -131,11 +160,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, fingerprint)
     ) WITHOUT ROWID;
     "#,
+    ),
     // 2: live collection. Findings imported from other sources (Security Hub,
     // Inspector2) with their details and the Stance finding they duplicate;
     // what could not be collected; and where each finding's resource lives,
     // so that a resource type that was not collected is not taken as resolved.
-    r#"
+    Step::Sql(
+        r#"
     ALTER TABLE findings ADD COLUMN source TEXT NOT NULL DEFAULT 'stance';
     ALTER TABLE findings ADD COLUMN duplicate_of TEXT;
     ALTER TABLE findings ADD COLUMN details TEXT;
@@ -158,11 +189,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE finding_state ADD COLUMN account TEXT;
     ALTER TABLE finding_state ADD COLUMN region TEXT;
     "#,
+    ),
     // 3: detection. Runs of `stance detect`, the alerts they raised (one row
     // per run and alert; `duplicate` when an earlier run raised the same
     // alert), failed batches, and the detectors' key-value state, which
     // outlives runs so that correlation windows span them.
-    r#"
+    Step::Sql(
+        r#"
     CREATE TABLE detection_runs (
         id             INTEGER PRIMARY KEY,
         started_at     TEXT NOT NULL,
@@ -219,10 +252,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (plugin, key)
     ) WITHOUT ROWID;
     "#,
+    ),
     // 4: alert suppressions. A suppression silences the alerts of a rule
     // (optionally one group key, optionally alerts whose field has a value)
     // until it expires; an alert it silenced keeps its id in `suppressed_by`.
-    r#"
+    Step::Sql(
+        r#"
     CREATE TABLE alert_suppressions (
         id          INTEGER PRIMARY KEY,
         rule_id     TEXT NOT NULL,
@@ -234,11 +269,19 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE alerts ADD COLUMN suppressed_by INTEGER;
     "#,
+    ),
     // 5: mutes. A failing finding a mute covered keeps its status and holds
     // the mute (id, reason, owner, expiry) as JSON in `muted_by`.
-    r#"
+    Step::Sql(
+        r#"
     ALTER TABLE findings ADD COLUMN muted_by TEXT;
     "#,
+    ),
+    // 6: compact results. Passes that show nothing of their own become
+    // three integers; names, asset versions and finding content are stored
+    // once; `findings` and `assets` become views with their old columns
+    // (see `layout`).
+    Step::Compact,
 ];
 
 /// The schema version this Stance writes.
@@ -304,10 +347,11 @@ pub fn identify(conn: &Connection) -> rusqlite::Result<Identity> {
     )))
 }
 
-/// The tables of the database, SQLite's own left out.
+/// The tables and views of the database (`findings` and `assets` are
+/// views since version 6), SQLite's own left out.
 fn tables(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
     let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
     )?;
     let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
     names.collect()
@@ -316,8 +360,8 @@ fn tables(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
 /// The tables the migrations up to `version` create.
 fn created_by(version: i64) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for sql in MIGRATIONS.iter().take(version.max(0) as usize) {
-        let words: Vec<&str> = sql.split_whitespace().collect();
+    for step in MIGRATIONS.iter().take(version.max(0) as usize) {
+        let words: Vec<&str> = step.sql().split_whitespace().collect();
         for w in words.windows(3) {
             if w[0] == "CREATE" && w[1] == "TABLE" {
                 names.insert(w[2].to_string());
@@ -331,12 +375,22 @@ fn created_by(version: i64) -> BTreeSet<String> {
 /// database is identified again inside each transaction, so a file another
 /// process filled in the meantime is still refused.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
+    migrate_until(conn, known())
+}
+
+/// Bring the database to schema version `target` (tests build databases of
+/// older versions with it).
+pub fn migrate_until(conn: &mut Connection, target: i64) -> Result<(), MigrationError> {
     let known = known();
+    let mut created = false;
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = match identify(&tx)? {
             Identity::Foreign(what) => return Err(MigrationError::Foreign(what)),
-            Identity::Empty => 0,
+            Identity::Empty => {
+                created = true;
+                0
+            }
             Identity::Stance { version } => version,
         };
         if version > known {
@@ -346,11 +400,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
         if app != APPLICATION_ID {
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
-        if version == known {
+        if version >= target {
             tx.commit()?;
-            return Ok(());
+            return compact_new(conn, created);
         }
-        tx.execute_batch(MIGRATIONS[version as usize])
+        MIGRATIONS[version as usize]
+            .run(&tx)
             .map_err(|e| MigrationError::Step {
                 version: version + 1,
                 message: short(&e),
@@ -358,6 +413,19 @@ pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
         tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
+}
+
+/// A database this process just created holds the pages of the tables
+/// later migrations replaced (the wide `findings` and `assets`): give
+/// them back, so a new database starts without free pages.
+fn compact_new(conn: &Connection, created: bool) -> Result<(), MigrationError> {
+    if created {
+        let free: i64 = conn.pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        if free > 0 {
+            conn.execute_batch("VACUUM")?;
+        }
+    }
+    Ok(())
 }
 
 /// SQLite's message without the statement it quotes.

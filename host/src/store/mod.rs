@@ -9,8 +9,12 @@
 //! the database read-only ([`Store::open_read_only`]).
 
 mod alerts;
+#[cfg(test)]
+mod compact_tests;
 mod diff;
 mod exports;
+mod layout;
+mod lifecycle;
 mod migrations;
 mod prune;
 mod query;

@@ -195,10 +195,12 @@ impl Store {
     /// Delete a claimed scan: findings and assets in chunks, then the rest.
     fn delete_claimed(&mut self, scan: i64) -> Result<()> {
         for sql in [
-            "DELETE FROM findings WHERE scan_id = ?1 AND fingerprint IN
-                 (SELECT fingerprint FROM findings WHERE scan_id = ?1 LIMIT ?2)",
-            "DELETE FROM assets WHERE scan_id = ?1 AND id IN
-                 (SELECT id FROM assets WHERE scan_id = ?1 LIMIT ?2)",
+            "DELETE FROM results WHERE scan_id = ?1 AND (asset, rule) IN
+                 (SELECT asset, rule FROM results WHERE scan_id = ?1 LIMIT ?2)",
+            "DELETE FROM passes WHERE scan_id = ?1 AND (asset, rule) IN
+                 (SELECT asset, rule FROM passes WHERE scan_id = ?1 LIMIT ?2)",
+            "DELETE FROM scan_assets WHERE scan_id = ?1 AND asset IN
+                 (SELECT asset FROM scan_assets WHERE scan_id = ?1 LIMIT ?2)",
         ] {
             loop {
                 let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
@@ -244,13 +246,22 @@ impl Store {
         Ok(done)
     }
 
-    /// Remove asset bodies no stored asset refers to, and the lifecycle
-    /// memory of findings that never failed and were last seen in a scan
-    /// that is gone. Returns both counts.
+    /// Remove asset versions, asset names, finding content and asset
+    /// bodies no stored scan refers to, and the lifecycle memory of
+    /// findings that never failed and were last seen in a scan that is
+    /// gone. Returns the bodies and memories removed.
     fn collect_garbage(&mut self) -> Result<(usize, usize)> {
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
+        // A compact pass's asset is always one of its scan's assets, so the
+        // scans' assets and whole results are every reference to a name.
+        tx.execute_batch(
+            "DELETE FROM asset_versions WHERE key NOT IN (SELECT version FROM scan_assets);
+             DELETE FROM asset_names WHERE key NOT IN
+                 (SELECT asset FROM scan_assets UNION ALL SELECT asset FROM results);
+             DELETE FROM finding_content WHERE key NOT IN (SELECT content FROM results);",
+        )?;
         let bodies = tx.execute(
-            "DELETE FROM asset_bodies WHERE hash NOT IN (SELECT body_hash FROM assets)",
+            "DELETE FROM asset_bodies WHERE hash NOT IN (SELECT body_hash FROM asset_versions)",
             [],
         )?;
         tx.commit()?;
@@ -351,9 +362,11 @@ fn old_runs(conn: &Connection, before: &str) -> Result<Vec<PrunedRun>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The findings of a scan: whole rows and compact passes.
 fn findings_of(conn: &Connection, scan: i64) -> Result<i64> {
     Ok(conn.query_row(
-        "SELECT count(*) FROM findings WHERE scan_id = ?1",
+        "SELECT (SELECT count(*) FROM results WHERE scan_id = ?1)
+              + (SELECT count(*) FROM passes WHERE scan_id = ?1)",
         [scan],
         |r| r.get(0),
     )?)

@@ -288,15 +288,17 @@ impl Store {
     pub fn new_failures(&self, id: i64, min: Option<Severity>) -> Result<Vec<NewFailure>> {
         let previous = self.previous_scan_id(id)?;
         let mut stmt = self.conn.prepare(
-            "SELECT f.rule_id, f.asset_id, f.severity,
+            "SELECT rn.rule_id, an.id, f.severity,
                     CASE WHEN f.lifecycle IN ('new', 'reopened') THEN f.lifecycle ELSE 'unmuted' END
-             FROM findings f
+             FROM results f
+             JOIN rule_names rn ON rn.key = f.rule
+             JOIN asset_names an ON an.key = f.asset
              WHERE f.scan_id = ?1 AND f.status = 'fail' AND f.muted_by IS NULL
                AND f.duplicate_of IS NULL AND f.severity_rank >= ?3
                AND (f.lifecycle IN ('new', 'reopened')
-                    OR EXISTS (SELECT 1 FROM findings p WHERE p.scan_id = ?2
-                               AND p.fingerprint = f.fingerprint AND p.muted_by IS NOT NULL))
-             ORDER BY f.severity_rank DESC, f.rule_id, f.asset_id",
+                    OR EXISTS (SELECT 1 FROM results p WHERE p.scan_id = ?2
+                               AND p.asset = f.asset AND p.rule = f.rule AND p.muted_by IS NOT NULL))
+             ORDER BY f.severity_rank DESC, rn.rule_id, an.id",
         )?;
         let rank = min.map_or(0, severity_rank);
         let rows = stmt.query_map(rusqlite::params![id, previous, rank], |r| {
@@ -426,7 +428,9 @@ impl Store {
     }
 }
 
-/// The columns of a [`FindingRow`], joined with its rule and asset, of one scan.
+/// The columns of a [`FindingRow`], joined with its rule and asset, of one
+/// scan: every reader of findings goes through the `findings` view, which
+/// shows whole rows and compact passes alike (`layout`).
 const FINDINGS_SELECT: &str = "SELECT f.scan_id, f.fingerprint, f.rule_id, COALESCE(r.title, f.rule_id), f.plugin, f.plugin_version,
         f.severity, f.status, f.lifecycle, f.asset_id, f.resource_type, COALESCE(a.name, ''),
         f.account, f.region, f.message, f.evidence, COALESCE(r.compliance, '[]'),
@@ -490,14 +494,20 @@ impl FindingFilter {
     }
 }
 
-/// A row of [`FINDINGS_SELECT`].
+/// A row of [`FINDINGS_SELECT`]; a compact pass gets its fingerprint back
+/// from its rule and resource.
 fn finding_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FindingRow> {
     let severity: String = r.get(6)?;
     let status: String = r.get(7)?;
+    let rule_id: String = r.get(2)?;
+    let fingerprint = match r.get::<_, Option<String>>(1)? {
+        Some(fp) => fp,
+        None => crate::model::fingerprint(&rule_id, &r.get::<_, String>(9)?),
+    };
     Ok(FindingRow {
         scan_id: r.get(0)?,
-        fingerprint: r.get(1)?,
-        rule_id: r.get(2)?,
+        fingerprint,
+        rule_id,
         title: r.get(3)?,
         plugin: r.get(4)?,
         plugin_version: r.get(5)?,

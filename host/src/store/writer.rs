@@ -3,13 +3,13 @@
 //! scans intact and never shows up half-written. Finding lifecycle is
 //! computed against the previous scans of the same scope at commit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Result, Store};
+use super::{Result, Store, layout, lifecycle};
 use crate::model::FailureRecord;
 use crate::model::{
     Asset, CollectionError, Finding, ImportedFinding, MuteRef, Rule, Severity, Status,
@@ -67,6 +67,62 @@ pub struct ScanWriter<'c> {
     assets: usize,
     failures: usize,
     collection_errors: usize,
+    imported: usize,
+    known: Known,
+}
+
+/// What the writer knows of the scan so far, to store a pass compactly
+/// without asking the database: the scan's rules and assets with their
+/// keys, and the fingerprints the scope remembers as having failed.
+#[derive(Default)]
+struct Known {
+    rules: HashMap<String, RuleInfo>,
+    assets: HashMap<String, AssetInfo>,
+    /// (resource type, account, region) of the scan's assets, each once.
+    places: Vec<(String, String, String)>,
+    place_index: HashMap<(String, String, String), u32>,
+    failed_before: HashSet<u128>,
+}
+
+struct RuleInfo {
+    key: i64,
+    severity: &'static str,
+    plugin: String,
+    version: String,
+}
+
+struct AssetInfo {
+    key: i64,
+    place: u32,
+}
+
+impl Known {
+    /// Fingerprints that failed at some point in `scope` (their passes are
+    /// kept whole: they carry a lifecycle or a last failure time).
+    fn load(tx: &Connection, scope: &str) -> Result<Known> {
+        let mut stmt = tx.prepare(
+            "SELECT fingerprint FROM finding_state WHERE scope = ?1 AND ever_failed = 1",
+        )?;
+        let rows = stmt.query_map([scope], |r| r.get::<_, String>(0))?;
+        let mut known = Known::default();
+        for fp in rows {
+            if let Some(bits) = layout::fingerprint_bits(&fp?) {
+                known.failed_before.insert(bits);
+            }
+        }
+        Ok(known)
+    }
+
+    fn place(&mut self, a: &Asset) -> u32 {
+        let key = (a.resource_type.clone(), a.account.clone(), a.region.clone());
+        if let Some(p) = self.place_index.get(&key) {
+            return *p;
+        }
+        let p = self.places.len() as u32;
+        self.places.push(key.clone());
+        self.place_index.insert(key, p);
+        p
+    }
 }
 
 impl Store {
@@ -81,6 +137,7 @@ impl Store {
             params![meta.started_at, meta.source, meta.provider, meta.scope, env!("CARGO_PKG_VERSION")],
         )?;
         let scan_id = tx.last_insert_rowid();
+        let known = Known::load(&tx, &meta.scope)?;
         Ok(ScanWriter {
             tx,
             scan_id,
@@ -88,6 +145,8 @@ impl Store {
             assets: 0,
             failures: 0,
             collection_errors: 0,
+            imported: 0,
+            known,
         })
     }
 }
@@ -96,44 +155,118 @@ fn body_hash(body: &str) -> String {
     hex::encode(&Sha256::digest(body.as_bytes())[..16])
 }
 
+/// An asset as stored in `asset_versions` (everything but when it was collected).
+struct Version<'a> {
+    resource_type: &'a str,
+    provider: &'a str,
+    account: &'a str,
+    region: &'a str,
+    name: &'a str,
+    tags: &'a str,
+    body_hash: &'a str,
+}
+
 impl ScanWriter<'_> {
     /// The id of the scan being written.
     pub fn scan_id(&self) -> i64 {
         self.scan_id
     }
 
-    /// Store assets of the scan; identical bodies are stored once across scans.
+    /// Store assets of the scan; an asset that looks as it did in an earlier
+    /// scan points at the same stored version, and identical bodies are
+    /// stored once across scans.
     pub fn add_assets(&mut self, assets: &[Asset]) -> Result<()> {
-        let mut body = self
-            .tx
-            .prepare_cached("INSERT OR IGNORE INTO asset_bodies (hash, body) VALUES (?1, ?2)")?;
-        let mut row = self.tx.prepare_cached(
-            "INSERT INTO assets (scan_id, id, resource_type, provider, account, region, name, tags, collected_at, body_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
         for a in assets {
-            let hash = body_hash(&a.body);
-            body.execute(params![hash, a.body])?;
             let tags: BTreeMap<&str, &str> = a
                 .tags
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            row.execute(params![
-                self.scan_id,
-                a.id,
-                a.resource_type,
-                a.provider,
-                a.account,
-                a.region,
-                a.name,
-                serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into()),
-                a.collected_at,
-                hash
-            ])?;
+            let tags = serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into());
+            let hash = body_hash(&a.body);
+            let version = Version {
+                resource_type: &a.resource_type,
+                provider: &a.provider,
+                account: &a.account,
+                region: &a.region,
+                name: &a.name,
+                tags: &tags,
+                body_hash: &hash,
+            };
+            let (key, version, collected_at) = self.asset_version(a, &version)?;
+            let own_time = (collected_at != a.collected_at).then_some(a.collected_at.as_str());
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO scan_assets (scan_id, asset, version, collected_at) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![self.scan_id, key, version, own_time])?;
+            let place = self.known.place(a);
+            self.known
+                .assets
+                .insert(a.id.clone(), AssetInfo { key, place });
         }
         self.assets += assets.len();
         Ok(())
+    }
+
+    /// The asset's name key and its stored version equal to `v` (stored,
+    /// with its body, when there is none), with the version's collection time.
+    fn asset_version(&mut self, a: &Asset, v: &Version<'_>) -> Result<(i64, i64, String)> {
+        let mut found: Option<i64> = None;
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "SELECT n.key, v.key, v.resource_type, v.provider, v.account, v.region, v.name, v.tags, v.body_hash, v.collected_at
+                 FROM asset_names n LEFT JOIN asset_versions v ON v.asset = n.key WHERE n.id = ?1 ORDER BY v.key DESC",
+            )?;
+            let mut rows = stmt.query([&a.id])?;
+            while let Some(r) = rows.next()? {
+                found = Some(r.get(0)?);
+                let Some(version) = r.get::<_, Option<i64>>(1)? else {
+                    break;
+                };
+                let same = [
+                    v.resource_type,
+                    v.provider,
+                    v.account,
+                    v.region,
+                    v.name,
+                    v.tags,
+                    v.body_hash,
+                ]
+                .iter()
+                .enumerate()
+                .all(|(i, want)| {
+                    r.get_ref(i + 2).ok().and_then(|c| c.as_str().ok()) == Some(*want)
+                });
+                if same {
+                    return Ok((r.get(0)?, version, r.get(9)?));
+                }
+            }
+        }
+        let key = match found {
+            Some(k) => k,
+            None => layout::asset_key(&self.tx, &a.id)?,
+        };
+        self.tx
+            .prepare_cached("INSERT OR IGNORE INTO asset_bodies (hash, body) VALUES (?1, ?2)")?
+            .execute(params![v.body_hash, a.body])?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO asset_versions (asset, resource_type, provider, account, region, name, tags, collected_at, body_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                key,
+                v.resource_type,
+                v.provider,
+                v.account,
+                v.region,
+                v.name,
+                v.tags,
+                a.collected_at,
+                v.body_hash
+            ])?;
+        Ok((key, self.tx.last_insert_rowid(), a.collected_at.clone()))
     }
 
     /// Store the rules a plugin declared, with the plugin's name, version and digest.
@@ -144,25 +277,34 @@ impl ScanWriter<'_> {
         digest: &str,
         rules: &[Rule],
     ) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO rules (scan_id, rule_id, plugin, plugin_version, plugin_digest, title, description, severity, resource_types, compliance, remediation, tags)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )?;
         for r in rules {
-            stmt.execute(params![
-                self.scan_id,
-                r.id,
-                plugin,
-                version,
-                digest,
-                r.title,
-                r.description,
-                r.severity.as_str(),
-                json(&r.resource_types),
-                json(&r.compliance),
-                json(&r.remediation),
-                json(&r.tags),
-            ])?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO rules (scan_id, rule_id, plugin, plugin_version, plugin_digest, title, description, severity, resource_types, compliance, remediation, tags)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    self.scan_id,
+                    r.id,
+                    plugin,
+                    version,
+                    digest,
+                    r.title,
+                    r.description,
+                    r.severity.as_str(),
+                    json(&r.resource_types),
+                    json(&r.compliance),
+                    json(&r.remediation),
+                    json(&r.tags),
+                ])?;
+            let key = layout::rule_key(&self.tx, &r.id)?;
+            let info = RuleInfo {
+                key,
+                severity: r.severity.as_str(),
+                plugin: plugin.to_string(),
+                version: version.to_string(),
+            };
+            self.known.rules.insert(r.id.clone(), info);
         }
         Ok(())
     }
@@ -173,36 +315,110 @@ impl ScanWriter<'_> {
     }
 
     /// Store findings of the scan, each failure with the mute that covers
-    /// it (`muted`; its status stays `fail`).
+    /// it (`muted`; its status stays `fail`). A pass that shows nothing of
+    /// its own is stored as three integers (see `layout`).
     pub fn add_findings_muted(
         &mut self,
         findings: &[Finding],
         muted: &dyn Fn(&Finding) -> Option<MuteRef>,
     ) -> Result<()> {
-        let mut stmt = self.tx.prepare_cached(
-            "INSERT INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence, muted_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        )?;
         for f in findings {
+            let evidence = json(&f.evidence);
+            let fields = layout::ResultFields {
+                fingerprint: &f.fingerprint,
+                rule_id: &f.rule_id,
+                asset_id: &f.asset_id,
+                plugin: &f.plugin,
+                plugin_version: &f.plugin_version,
+                resource_type: &f.resource_type,
+                account: &f.account,
+                region: &f.region,
+                severity: f.severity.as_str(),
+                status: f.status.as_str(),
+                message: &f.message,
+                evidence: &evidence,
+            };
+            if f.status == Status::Pass && self.try_compact(&fields)? {
+                continue;
+            }
             let mute = (f.status == Status::Fail).then(|| muted(f)).flatten();
-            stmt.execute(params![
-                self.scan_id,
-                f.fingerprint,
-                f.rule_id,
-                f.plugin,
-                f.plugin_version,
-                f.asset_id,
-                f.resource_type,
-                f.account,
-                f.region,
-                f.severity.as_str(),
-                severity_rank(f.severity),
-                f.status.as_str(),
-                f.message,
-                json(&f.evidence),
-                mute.as_ref().map(json),
-            ])?;
+            let full = Full {
+                fields,
+                severity_rank: severity_rank(f.severity),
+                source: "stance",
+                details: None,
+                muted_by: mute.as_ref().map(json),
+            };
+            self.insert_full(&full, false)?;
         }
+        Ok(())
+    }
+
+    /// Store a pass compactly when it shows nothing of its own; false when
+    /// it must be kept whole.
+    fn try_compact(&mut self, f: &layout::ResultFields<'_>) -> Result<bool> {
+        let (Some(rule), Some(asset)) = (
+            self.known.rules.get(f.rule_id),
+            self.known.assets.get(f.asset_id),
+        ) else {
+            return Ok(false);
+        };
+        let place = &self.known.places[asset.place as usize];
+        let defaults = layout::PassDefaults {
+            rule: (rule.severity, &rule.plugin, &rule.version),
+            asset: (&place.0, &place.1, &place.2),
+        };
+        let remembered = layout::fingerprint_bits(f.fingerprint)
+            .is_some_and(|b| self.known.failed_before.contains(&b));
+        if !layout::compact_pass(f, Some(&defaults), remembered) {
+            return Ok(false);
+        }
+        self.tx
+            .prepare_cached(layout::INSERT_PASS)?
+            .execute(params![self.scan_id, asset.key, rule.key])?;
+        Ok(true)
+    }
+
+    /// Store one result whole; `or_ignore` leaves a result already stored for
+    /// the same rule and resource as it is (imported findings).
+    fn insert_full(&mut self, full: &Full<'_>, or_ignore: bool) -> Result<()> {
+        let f = &full.fields;
+        let rule = match self.known.rules.get(f.rule_id) {
+            Some(r) => r.key,
+            None => layout::rule_key(&self.tx, f.rule_id)?,
+        };
+        let asset = match self.known.assets.get(f.asset_id) {
+            Some(a) => a.key,
+            None => layout::asset_key(&self.tx, f.asset_id)?,
+        };
+        let content = layout::content_key(&self.tx, f.message, f.evidence)?;
+        let sql = if or_ignore {
+            layout::INSERT_RESULT.replacen("INSERT INTO", "INSERT OR IGNORE INTO", 1)
+        } else {
+            layout::INSERT_RESULT.to_string()
+        };
+        self.tx.prepare_cached(&sql)?.execute(params![
+            self.scan_id,
+            asset,
+            rule,
+            f.fingerprint,
+            f.plugin,
+            f.plugin_version,
+            f.resource_type,
+            f.account,
+            f.region,
+            f.severity,
+            full.severity_rank,
+            f.status,
+            content,
+            None::<String>,
+            None::<String>,
+            None::<String>,
+            full.source,
+            None::<String>,
+            full.details,
+            full.muted_by,
+        ])?;
         Ok(())
     }
 
@@ -252,53 +468,60 @@ impl ScanWriter<'_> {
 
     /// Store findings of other sources under their own rules (`SOURCE:ID`).
     pub fn add_imported(&mut self, findings: &[ImportedFinding]) -> Result<()> {
-        let mut rule = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO rules (scan_id, rule_id, plugin, plugin_version, plugin_digest, title, description, severity, resource_types, compliance, remediation, tags)
-             VALUES (?1, ?2, ?3, '', '', ?4, '', ?5, ?6, ?7, ?8, '[]')",
-        )?;
-        let mut row = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO findings (scan_id, fingerprint, rule_id, plugin, plugin_version, asset_id, resource_type, account, region, severity, severity_rank, status, message, evidence, source, details)
-             VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '[]', ?4, ?13)",
-        )?;
         for f in findings {
             let rule_id = format!("{}:{}", f.source, f.rule_id);
-            rule.execute(params![
-                self.scan_id,
-                rule_id,
-                f.source,
-                f.title,
-                f.severity.as_str(),
-                json(&[&f.resource_type]),
-                json(&f.compliance),
-                json(&f.remediation),
-            ])?;
-            row.execute(params![
-                self.scan_id,
-                crate::model::fingerprint(&rule_id, &f.resource_id),
-                rule_id,
-                f.source,
-                f.resource_id,
-                f.resource_type,
-                f.account,
-                f.region,
-                f.severity.as_str(),
-                severity_rank(f.severity),
-                f.status.as_str(),
-                f.message,
-                json(&f.details),
-            ])?;
+            self.tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO rules (scan_id, rule_id, plugin, plugin_version, plugin_digest, title, description, severity, resource_types, compliance, remediation, tags)
+                     VALUES (?1, ?2, ?3, '', '', ?4, '', ?5, ?6, ?7, ?8, '[]')",
+                )?
+                .execute(params![
+                    self.scan_id,
+                    rule_id,
+                    f.source,
+                    f.title,
+                    f.severity.as_str(),
+                    json(&[&f.resource_type]),
+                    json(&f.compliance),
+                    json(&f.remediation),
+                ])?;
+            let fingerprint = crate::model::fingerprint(&rule_id, &f.resource_id);
+            let full = Full {
+                fields: layout::ResultFields {
+                    fingerprint: &fingerprint,
+                    rule_id: &rule_id,
+                    asset_id: &f.resource_id,
+                    plugin: &f.source,
+                    plugin_version: "",
+                    resource_type: &f.resource_type,
+                    account: &f.account,
+                    region: &f.region,
+                    severity: f.severity.as_str(),
+                    status: f.status.as_str(),
+                    message: &f.message,
+                    evidence: "[]",
+                },
+                severity_rank: severity_rank(f.severity),
+                source: &f.source,
+                details: Some(json(&f.details)),
+                muted_by: None,
+            };
+            self.insert_full(&full, true)?;
         }
+        self.imported += findings.len();
         Ok(())
     }
 
     /// Compute lifecycle, record the totals, and commit. Returns the scan id and totals.
     pub fn commit(self, finished_at: &str) -> Result<(i64, ScanTotals)> {
         let scope = self.meta.scope.clone();
-        mark_duplicates(&self.tx, self.scan_id)?;
-        update_lifecycle(&self.tx, self.scan_id, &scope, finished_at)?;
-        let resolved_gone = resolve_absent(&self.tx, self.scan_id, &scope)?;
-        update_state(&self.tx, self.scan_id, &scope)?;
-        let mut totals = totals(&self.tx, self.scan_id)?;
+        if self.imported > 0 {
+            lifecycle::mark_duplicates(&self.tx, self.scan_id)?;
+        }
+        lifecycle::update_lifecycle(&self.tx, self.scan_id, &scope, finished_at)?;
+        let resolved_gone = lifecycle::resolve_absent(&self.tx, self.scan_id, &scope)?;
+        lifecycle::update_state(&self.tx, self.scan_id, &scope)?;
+        let mut totals = lifecycle::totals(&self.tx, self.scan_id)?;
         totals.assets = self.assets;
         totals.plugin_failures = self.failures;
         totals.collection_errors = self.collection_errors;
@@ -312,6 +535,15 @@ impl ScanWriter<'_> {
     }
 }
 
+/// A result to store whole, with what only whole rows carry.
+struct Full<'a> {
+    fields: layout::ResultFields<'a>,
+    severity_rank: i64,
+    source: &'a str,
+    details: Option<String>,
+    muted_by: Option<String>,
+}
+
 pub(crate) fn severity_rank(s: Severity) -> i64 {
     match s {
         Severity::Info => 0,
@@ -322,135 +554,6 @@ pub(crate) fn severity_rank(s: Severity) -> i64 {
     }
 }
 
-fn json<T: Serialize>(v: &T) -> String {
+pub(super) fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
-/// Lifecycle of this scan's findings against the scope's state before it.
-fn update_lifecycle(tx: &Connection, scan: i64, scope: &str, now: &str) -> Result<()> {
-    tx.execute(
-        "UPDATE findings SET lifecycle = 'new', first_seen = ?3, last_seen = ?3
-         WHERE scan_id = ?1 AND status = 'fail'
-           AND NOT EXISTS (SELECT 1 FROM finding_state s WHERE s.scope = ?2 AND s.fingerprint = findings.fingerprint)",
-        params![scan, scope, now],
-    )?;
-    tx.execute(
-        "UPDATE findings SET
-            lifecycle = CASE
-                WHEN findings.status = 'fail' AND s.last_status = 'fail' THEN 'recurring'
-                WHEN findings.status = 'fail' AND s.ever_failed = 1 THEN 'reopened'
-                WHEN findings.status = 'fail' THEN 'new'
-                WHEN findings.status = 'pass' AND s.last_status = 'fail' THEN 'resolved'
-                ELSE NULL END,
-            first_seen = CASE WHEN findings.status = 'fail' THEN COALESCE(s.first_seen, ?3) END,
-            last_seen = CASE WHEN findings.status = 'fail' THEN ?3 ELSE s.last_seen END
-         FROM finding_state s
-         WHERE findings.scan_id = ?1 AND s.scope = ?2 AND s.fingerprint = findings.fingerprint",
-        params![scan, scope, now],
-    )?;
-    Ok(())
-}
-
-/// Findings that failed last time and are not reported at all now (the
-/// resource is gone, or the rule no longer exists) count as resolved;
-/// unless their resource type could not be collected in their account and
-/// region this time, or (for imported findings) their source could not be
-/// read there: either says nothing about them.
-fn resolve_absent(tx: &Connection, scan: i64, scope: &str) -> Result<usize> {
-    let n = tx.execute(
-        "UPDATE finding_state SET last_status = 'absent', last_scan_id = ?1
-         WHERE scope = ?2 AND last_status = 'fail'
-           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.scan_id = ?1 AND f.fingerprint = finding_state.fingerprint)
-           AND NOT EXISTS (
-               SELECT 1 FROM collection_errors e, json_each(e.resource_types) t
-               WHERE e.scan_id = ?1 AND t.value = finding_state.resource_type
-                 AND e.account = finding_state.account AND e.region = finding_state.region)
-           AND NOT EXISTS (
-               SELECT 1 FROM collection_errors e
-               WHERE e.scan_id = ?1 AND finding_state.rule_id LIKE e.service || ':%'
-                 AND e.account = finding_state.account AND e.region = finding_state.region)",
-        params![scan, scope],
-    )?;
-    Ok(n)
-}
-
-/// An imported finding repeats one of Stance's own when a Stance rule mapped
-/// to the same AWS FSBP control judged the same resource.
-fn mark_duplicates(tx: &Connection, scan: i64) -> Result<()> {
-    tx.execute(
-        "UPDATE findings SET duplicate_of = (
-             SELECT ours.fingerprint
-             FROM findings ours
-             JOIN rules r ON r.scan_id = ours.scan_id AND r.rule_id = ours.rule_id, json_each(r.compliance) c
-             JOIN rules imp ON imp.scan_id = findings.scan_id AND imp.rule_id = findings.rule_id, json_each(imp.compliance) ic
-             WHERE ours.scan_id = findings.scan_id AND ours.source = 'stance'
-               AND ours.asset_id = findings.asset_id
-               AND json_extract(c.value, '$.framework') = 'aws-fsbp'
-               AND json_extract(ic.value, '$.framework') = 'aws-fsbp'
-               AND json_extract(c.value, '$.control') = json_extract(ic.value, '$.control')
-             ORDER BY ours.fingerprint LIMIT 1)
-         WHERE scan_id = ?1 AND source != 'stance'",
-        params![scan],
-    )?;
-    Ok(())
-}
-
-/// Remember this scan's pass/fail outcomes; `error` leaves the previous state as it was.
-fn update_state(tx: &Connection, scan: i64, scope: &str) -> Result<()> {
-    tx.execute(
-        "INSERT INTO finding_state (scope, fingerprint, rule_id, asset_id, first_seen, last_seen, last_status, ever_failed, last_scan_id, resource_type, account, region)
-         SELECT ?2, fingerprint, rule_id, asset_id, first_seen, last_seen, status, status = 'fail', ?1, resource_type, account, region
-         FROM findings WHERE scan_id = ?1 AND status IN ('pass', 'fail') AND duplicate_of IS NULL
-         ON CONFLICT (scope, fingerprint) DO UPDATE SET
-            resource_type = excluded.resource_type,
-            account = excluded.account,
-            region = excluded.region,
-            last_status = excluded.last_status,
-            ever_failed = finding_state.ever_failed OR excluded.ever_failed,
-            first_seen = COALESCE(finding_state.first_seen, excluded.first_seen),
-            last_seen = COALESCE(excluded.last_seen, finding_state.last_seen),
-            last_scan_id = excluded.last_scan_id",
-        params![scan, scope],
-    )?;
-    Ok(())
-}
-
-fn totals(tx: &Connection, scan: i64) -> Result<ScanTotals> {
-    let mut t = ScanTotals::default();
-    let mut stmt = tx.prepare(
-        "SELECT status, severity, lifecycle, source, duplicate_of IS NOT NULL, muted_by IS NOT NULL, count(*)
-         FROM findings WHERE scan_id = ?1 GROUP BY 1, 2, 3, 4, 5, 6",
-    )?;
-    let rows = stmt.query_map([scan], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, bool>(4)?,
-            r.get::<_, bool>(5)?,
-            r.get::<_, i64>(6)? as usize,
-        ))
-    })?;
-    for row in rows {
-        let (status, severity, lifecycle, source, duplicate, muted, n) = row?;
-        if duplicate {
-            t.duplicates += n;
-            continue;
-        }
-        if source != "stance" {
-            *t.imported.entry(source).or_default() += n;
-        }
-        t.findings += n;
-        *t.by_status.entry(status.clone()).or_default() += n;
-        if status == "fail" && muted {
-            t.muted += n;
-        } else if status == "fail" {
-            *t.failed_by_severity.entry(severity).or_default() += n;
-        }
-        if let Some(l) = lifecycle {
-            *t.by_lifecycle.entry(l).or_default() += n;
-        }
-    }
-    Ok(t)
 }
