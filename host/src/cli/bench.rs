@@ -12,7 +12,7 @@ use crate::bench::{self, BenchOptions};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Snapshot sizes for the scan throughput (comma-separated)
-    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     sizes: Vec<usize>,
 
     /// Assets for the native-versus-wasm comparison
