@@ -130,7 +130,7 @@ pub struct Flags {
     pub quiet: bool,
     /// `stance watch --status-file FILE`.
     pub status_file: Option<PathBuf>,
-    /// `--mutes FILE` (`scan`, `mutes`).
+    /// `--mutes FILE` (`scan`, `mutes`, `watch`).
     pub mutes: Option<PathBuf>,
 }
 

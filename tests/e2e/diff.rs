@@ -258,6 +258,45 @@ fn diff_fail_on_counts_only_new_and_reopened_failures() {
     assert_eq!(code(&["diff", "--fail-on", "medium"]), Some(0));
 }
 
+#[test]
+fn diff_lists_a_new_muted_failure_with_its_mute_and_fail_on_leaves_it_out() {
+    let mute = "- id: scratch-versioning\n  rules: [aws-s3-bucket-versioning-enabled]\n  \
+                resources: ['arn:aws:s3:::acme-*-scratch']\n  reason: disposable (RISK-142)\n  expires: 2099-12-31\n";
+    let mut fixed = demo_json();
+    asset_mut(&mut fixed, "acme-eu-analytics-scratch")["body"]["versioning"]["status"] =
+        "Enabled".into();
+    let mut broken = fixed.clone();
+    asset_mut(&mut broken, "acme-eu-analytics-scratch")["body"]["versioning"]["status"] =
+        "Suspended".into();
+    for muted in [false, true] {
+        let env = Env::new();
+        let file = env.path("mutes.yaml");
+        std::fs::write(&file, mute).unwrap();
+        scan(&env, &fixed, "s1.json", &[]);
+        let args: &[&str] = match muted {
+            true => &["--mutes", file.to_str().unwrap()],
+            false => &[],
+        };
+        scan(&env, &broken, "s2.json", args);
+        let (code, v) = env.json(&["diff", "--format", "json", "--fail-on", "low"]);
+        let new = entries(&v, "new");
+        assert_eq!(new.len(), 1, "{v}");
+        assert_eq!(new[0]["rule_id"], "aws-s3-bucket-versioning-enabled");
+        match muted {
+            true => {
+                assert_eq!(code, 0, "a muted new failure does not trip --fail-on");
+                assert_eq!(new[0]["muted_by"]["id"], "scratch-versioning");
+                let table = text(&env.run(&["diff"]));
+                assert!(table.contains("(muted: scratch-versioning)"), "{table}");
+            }
+            false => {
+                assert_eq!(code, 1, "the same failure unmuted does");
+                assert!(new[0].get("muted_by").is_none(), "{v}");
+            }
+        }
+    }
+}
+
 fn checksum(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }

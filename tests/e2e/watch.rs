@@ -2,7 +2,8 @@
 //! good change is swapped in between scans (every scan whole, by one
 //! generation), a broken one is refused and the last good generation keeps
 //! running — and detection over a directory that receives log files, each
-//! read once, with rules reloaded between runs. Waits poll the status file;
+//! read once, with rules reloaded between runs; the mute file read again
+//! before every scan. Waits poll the status file;
 //! nothing is asserted on time.
 
 use std::io::Write;
@@ -344,4 +345,66 @@ fn watch_refuses_to_start_without_work_or_with_bad_sources() {
         "{}",
         stderr(&out)
     );
+}
+
+const SCRATCH_MUTE: &str = "\
+- id: scratch-versioning
+  rules: [aws-s3-bucket-versioning-enabled]
+  resources: ['arn:aws:s3:::acme-*-scratch']
+  reason: scratch buckets are disposable (RISK-142)
+  expires: 2099-12-31
+";
+
+#[test]
+fn watch_applies_the_mute_file_read_before_each_scan_and_keeps_the_last_good_one() {
+    let env = Env::new();
+    let mutes = env.path("mutes.yaml");
+    std::fs::write(&mutes, "- id: [broken\n").unwrap();
+    let demo = crate::support::demo();
+    let args = [
+        "--snapshot",
+        s(&demo),
+        "--mutes",
+        s(&mutes),
+        "--interval",
+        "0",
+    ];
+    // A bad mute file at the start: refused, nothing watched.
+    let mut start = env.cmd();
+    start
+        .arg("watch")
+        .args(args)
+        .args(["--max-scans", "1", "--status-file"]);
+    let out = start.arg(env.path("st.json")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mutes.yaml"), "{}", stderr(&out));
+
+    std::fs::write(&mutes, SCRATCH_MUTE).unwrap();
+    let mut w = Watch::start(&env, &args);
+    let v = w.until("a scan with the mute", |v| {
+        v["scans"]["last_scan_id"].is_i64() && v["scans"]["last_muted"] == 1
+    });
+    assert!(v["scans"]["mutes_error"].is_null(), "{v:#}");
+
+    // A bad edit keeps the last accepted mutes and says why.
+    std::fs::write(&mutes, "- id: [broken\n").unwrap();
+    let count = v["scans"]["count"].as_u64().unwrap();
+    let v = w.until("a scan after the bad edit", |v| {
+        v["scans"]["mutes_error"].is_string() && v["scans"]["count"].as_u64() > Some(count + 1)
+    });
+    assert_eq!(v["scans"]["last_muted"], 1, "the last good mutes: {v:#}");
+    assert!(
+        v["scans"]["mutes_error"]
+            .as_str()
+            .unwrap()
+            .contains("mutes.yaml"),
+        "{v:#}"
+    );
+
+    // A good edit is picked up by the next scan: this one mutes nothing.
+    std::fs::write(&mutes, "[]\n").unwrap();
+    w.until("a scan without mutes", |v| {
+        v["scans"]["mutes_error"].is_null() && v["scans"]["last_muted"] == 0
+    });
+    w.stop();
 }

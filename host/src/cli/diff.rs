@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Exit 1 when a new or reopened failure is at or above this severity
+    /// Exit 1 when a new or reopened failure is at or above this severity (muted ones do not count)
     #[arg(long, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
 }
@@ -46,7 +46,7 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
     let gating = d
         .entries
         .iter()
-        .filter(|e| matches!(e.change, Change::New | Change::Reopened))
+        .filter(|e| matches!(e.change, Change::New | Change::Reopened) && e.muted_by.is_none())
         .map(|e| e.severity);
     Ok(exit_code(false, gating, args.fail_on))
 }

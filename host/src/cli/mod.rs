@@ -147,6 +147,7 @@ pub fn main() -> ExitCode {
         mutes: match &cli.command {
             Command::Scan(args) => args.mutes(),
             Command::Mutes(cmd) => cmd.mutes(),
+            Command::Watch(args) => args.mutes(),
             _ => None,
         },
     };

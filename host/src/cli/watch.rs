@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use super::Globals;
 use super::source::SourceArgs;
@@ -16,6 +16,8 @@ use crate::catalog::{DetectorSelection, PolicySelection, Selection};
 use crate::events::LogFormat;
 use crate::pipeline::{DetectOptions, ScanOptions};
 use crate::report::{self, Format};
+use crate::settings::Origin;
+use crate::watch::run::MuteFile;
 use crate::watch::status::Status;
 use crate::watch::{WatchOptions, watch};
 
@@ -87,6 +89,11 @@ pub struct Args {
     #[command(flatten)]
     trust: super::pack::TrustArgs,
 
+    /// Mute file (default: .stance/mutes.yaml in the current directory, when
+    /// it exists); read again before every scan
+    #[arg(long, value_name = "FILE")]
+    mutes: Option<PathBuf>,
+
     /// How long changes must settle before a reload, in milliseconds
     #[arg(long, default_value_t = 250)]
     debounce_ms: u64,
@@ -107,6 +114,11 @@ impl Args {
     pub fn status_file(&self) -> Option<PathBuf> {
         self.status_file.clone()
     }
+
+    /// `--mutes FILE`, for the settings.
+    pub(crate) fn mutes(&self) -> Option<PathBuf> {
+        self.mutes.clone()
+    }
 }
 
 pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
@@ -115,6 +127,10 @@ pub fn run(g: &Globals, args: Args) -> anyhow::Result<ExitCode> {
         return print_status(&status_file, args.format);
     }
     let opts = options(g, &args, status_file)?;
+    if args.source.given() {
+        // A bad mute file is refused at the start; later bad edits keep the last good one.
+        super::mutes::load(g).context("the mute file is refused; nothing was watched")?;
+    }
     let mut store = g.store()?;
     let rt = Arc::new(g.runtime()?);
     let quiet = g.quiet();
@@ -186,6 +202,10 @@ fn options(g: &Globals, args: &Args, status_file: PathBuf) -> anyhow::Result<Wat
         status_file,
         debounce: Duration::from_millis(args.debounce_ms),
         poll: Duration::from_millis(200),
+        mutes: MuteFile {
+            path: g.settings().mutes.value.clone(),
+            required: matches!(g.settings().mutes.origin, Origin::Flag(_)),
+        },
     })
 }
 

@@ -209,7 +209,10 @@ impl Section {
                 evidence_changes(e.evidence_from.as_deref().unwrap_or_default(), &e.evidence)
                     .join("\n")
             }
-            Section::Change(_) => e.message.clone(),
+            Section::Change(_) => match &e.muted_by {
+                Some(m) => format!("{} (muted: {})", e.message, m.id),
+                None => e.message.clone(),
+            },
         }
     }
 }

@@ -30,7 +30,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{ResourceRef, ScanRow, Store, StoreError};
-use crate::model::{Evidence, Severity, Status};
+use crate::model::{Evidence, MuteRef, Severity, Status};
 
 /// How a failure changed between the two scans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -104,6 +104,10 @@ pub struct DiffEntry {
     pub first_seen: Option<String>,
     /// `stance`, or the source of an imported finding.
     pub source: String,
+    /// The mute that covers the failure in `to` (a new failure under a mute
+    /// is listed, but `--fail-on` does not count it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_by: Option<MuteRef>,
 }
 
 impl DiffEntry {
@@ -295,6 +299,7 @@ impl Store {
             let from_evidence: Option<String> = r.get(16)?;
             let lifecycle: Option<String> = r.get(13)?;
             let failed_before: bool = r.get(17)?;
+            let muted_by: Option<String> = r.get(18)?;
             let status_from = from_status.and_then(|s| s.parse::<Status>().ok());
             let change = match status_from {
                 Some(Status::Fail) => Change::StillFailing,
@@ -329,6 +334,7 @@ impl Store {
                     .map(|e| serde_json::from_str(&e).unwrap_or_default()),
                 first_seen: r.get(11)?,
                 source: r.get(12)?,
+                muted_by: muted_by.and_then(|m| serde_json::from_str(&m).ok()),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -372,6 +378,7 @@ impl Store {
                 evidence_from: None,
                 first_seen: r.get(11)?,
                 source,
+                muted_by: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -429,7 +436,8 @@ const FAILING_IN_TO: &str = "SELECT t.fingerprint, rn.rule_id, COALESCE(r.title,
             (t.first_seen IS NOT NULL AND t.first_seen < ?4)
             OR EXISTS (SELECT 1 FROM scans s JOIN results x ON x.scan_id = s.id AND x.asset = t.asset AND x.rule = t.rule
                        WHERE s.scope = ?3 AND s.status = 'complete' AND s.id < ?2 AND x.status = 'fail')
-        ELSE 0 END
+        ELSE 0 END,
+        t.muted_by
  FROM results t
  JOIN rule_names rn ON rn.key = t.rule
  JOIN asset_names an ON an.key = t.asset

@@ -15,6 +15,7 @@ use crate::catalog::Selection;
 use crate::collect::{self, NoProgress};
 use crate::events::{Inputs, LogFormat};
 use crate::intake::walk;
+use crate::mutes::MuteSet;
 use crate::pipeline::{self, DetectOptions, ScanOptions};
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -43,6 +44,18 @@ pub struct WatchOptions {
     pub debounce: Duration,
     /// How often the log directory is looked at.
     pub poll: Duration,
+    /// The mute file, read again before every scan.
+    pub mutes: MuteFile,
+}
+
+/// Where `stance watch` reads its mutes: `path`, which must exist when
+/// `required` (named by `--mutes`); a missing default file is no mutes.
+#[derive(Debug, Clone)]
+pub struct MuteFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Whether a missing file is an error.
+    pub required: bool,
 }
 
 /// Run until `max_scans` scans are done (or forever). Each scan gathers its
@@ -79,11 +92,13 @@ pub fn watch(
 
     let mut next_scan = Instant::now();
     let mut logs = LogDir::default();
+    let mut mutes = MuteSet::default();
     loop {
         if opts.source.is_some() && Instant::now() >= next_scan {
             next_scan = Instant::now() + opts.interval;
             let generation = active.get();
-            scan_once(store, opts, &generation, &status, on_event);
+            refresh_mutes(&opts.mutes, &mut mutes, &status, on_event);
+            scan_once(store, opts, &generation, &mutes, &status, on_event);
             if active.get().number != generation.number {
                 // A new generation went live while this scan ran on the old one.
                 status.update(|s| s.scans.swapped_during += 1);
@@ -126,10 +141,34 @@ fn status_count(status: &StatusFile, f: impl Fn(&Status) -> u64) -> u64 {
     }
 }
 
+/// Read the mute file again before a scan. A refused file (a bad edit while
+/// watching) keeps the last accepted mutes in force and says why in the
+/// status, rather than dropping every mute or stopping the scans.
+fn refresh_mutes(
+    file: &MuteFile,
+    mutes: &mut MuteSet,
+    status: &StatusFile,
+    on_event: &dyn Fn(&str),
+) {
+    match MuteSet::load(&file.path, file.required) {
+        Ok(set) => {
+            *mutes = set;
+            status.update(|s| s.scans.mutes_error = None);
+        }
+        Err(e) => {
+            let message = format!("{e}; the scan keeps the last mute file that was accepted");
+            tracing::warn!("{message}");
+            on_event(&format!("mute file refused: {message}"));
+            status.update(|s| s.scans.mutes_error = Some(message));
+        }
+    }
+}
+
 fn scan_once(
     store: &mut Store,
     opts: &WatchOptions,
     generation: &Generation,
+    mutes: &MuteSet,
     status: &StatusFile,
     on_event: &dyn Fn(&str),
 ) {
@@ -139,12 +178,13 @@ fn scan_once(
     let result = collect::gather(source, &NoProgress)
         .map_err(anyhow::Error::from)
         .and_then(|(snapshot, label)| {
-            pipeline::scan::run(
+            pipeline::scan::run_muted(
                 store,
                 &snapshot,
                 &label,
                 &opts.scan,
                 &generation.scan,
+                mutes,
                 &|_, _| {},
             )
             .map_err(anyhow::Error::from)
@@ -152,11 +192,12 @@ fn scan_once(
     match result {
         Ok(report) => {
             on_event(&format!(
-                "scan #{} with generation {}: {} results, {} failing, {} errors",
+                "scan #{} with generation {}: {} results, {} failing ({} muted), {} errors",
                 report.scan_id,
                 generation.number,
                 report.totals.findings,
                 report.totals.by_status.get("fail").copied().unwrap_or(0),
+                report.totals.muted,
                 report.totals.by_status.get("error").copied().unwrap_or(0),
             ));
             status.update(|s| {
@@ -165,6 +206,7 @@ fn scan_once(
                 s.scans.last_at = Some(crate::model::now_rfc3339());
                 s.scans.last_generation = Some(generation.number);
                 s.scans.last_results = report.totals.findings as u64;
+                s.scans.last_muted = report.totals.muted as u64;
                 s.scans.last_error = None;
             });
         }

@@ -103,6 +103,13 @@ pub struct Scans {
     /// Scans during which a new generation went live (they finished on the
     /// generation they started with; the next scan used the new one).
     pub swapped_during: u64,
+    /// Failures of the last completed scan that a mute covered.
+    #[serde(default)]
+    pub last_muted: u64,
+    /// Why the mute file was refused when the last scan started (that scan
+    /// used the last mute file that was accepted); `None` once it is read.
+    #[serde(default)]
+    pub mutes_error: Option<String>,
 }
 
 /// The detection runs `stance watch` ran over new log files.
