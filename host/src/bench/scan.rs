@@ -283,50 +283,45 @@ fn timed_batches(
 /// `PolicyPlugin::validate` makes of the plugin's records (the evidence is
 /// already a JSON value natively; the plugin's arrives as text).
 fn native_findings(policies: &PolicySet, a: &Asset) -> anyhow::Result<Vec<Finding>> {
-    let body: serde_json::Value = serde_json::from_str(&a.body)?;
-    let input = AssetInput {
-        id: &a.id,
-        resource_type: &a.resource_type,
-        provider: &a.provider,
-        account: &a.account,
-        region: &a.region,
-        name: &a.name,
-        tags: &a.tags,
-        collected_at: &a.collected_at,
-        body: &body,
-    };
-    let outcomes = policies.evaluate(&input);
-    let mut out = Vec::with_capacity(outcomes.len());
-    for o in outcomes {
-        out.push(Finding {
-            fingerprint: model::fingerprint(&o.policy.id, &a.id),
-            rule_id: o.policy.id.clone(),
-            plugin: "yaml-policy".to_string(),
-            plugin_version: env!("CARGO_PKG_VERSION").to_string(),
-            asset_id: a.id.clone(),
-            resource_type: a.resource_type.clone(),
-            account: a.account.clone(),
-            region: a.region.clone(),
-            severity: o.policy.severity,
-            status: o.status,
-            message: o.message,
-            evidence: o
-                .evidence
-                .into_iter()
-                .map(|e| Evidence {
-                    path: e.path,
-                    actual: e.actual,
-                    expected: e.expected,
-                })
-                .collect(),
-        });
-    }
-    Ok(out)
+    with_input(a, |input| {
+        let outcomes = policies.evaluate(input);
+        let mut out = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            out.push(Finding {
+                fingerprint: model::fingerprint(&o.policy.id, &a.id),
+                rule_id: o.policy.id.clone(),
+                plugin: "yaml-policy".to_string(),
+                plugin_version: env!("CARGO_PKG_VERSION").to_string(),
+                asset_id: a.id.clone(),
+                resource_type: a.resource_type.clone(),
+                account: a.account.clone(),
+                region: a.region.clone(),
+                severity: o.policy.severity,
+                status: o.status,
+                message: o.message,
+                evidence: o
+                    .evidence
+                    .into_iter()
+                    .map(|e| Evidence {
+                        path: e.path,
+                        actual: e.actual,
+                        expected: e.expected,
+                    })
+                    .collect(),
+            });
+        }
+        out
+    })
 }
 
 fn evaluate_native(policies: &PolicySet, a: &Asset) -> anyhow::Result<usize> {
+    with_input(a, |input| policies.evaluate(input).len())
+}
+
+/// Parse the asset's body and hand the native engine's view of it to `f`.
+fn with_input<T>(a: &Asset, f: impl FnOnce(&AssetInput) -> T) -> anyhow::Result<T> {
     let body: serde_json::Value = serde_json::from_str(&a.body)?;
-    let input = AssetInput {
+    Ok(f(&AssetInput {
         id: &a.id,
         resource_type: &a.resource_type,
         provider: &a.provider,
@@ -336,8 +331,7 @@ fn evaluate_native(policies: &PolicySet, a: &Asset) -> anyhow::Result<usize> {
         tags: &a.tags,
         collected_at: &a.collected_at,
         body: &body,
-    };
-    Ok(policies.evaluate(&input).len())
+    }))
 }
 
 /// What the bench reads of a scan's JSON report: its `scan` object. The
